@@ -1,0 +1,162 @@
+"""The application factory: ``flask --app app …``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlencode
+
+import markdown as md
+from flask import Flask, g, render_template, request
+from markupsafe import Markup, escape
+
+from forum import cli as forum_cli
+from forum import mail as forum_mail
+from forum.config import Defaults
+from forum.db import configure_engine, reset_read_only, set_read_only
+from forum.extensions import babel, csrf, db, limiter, login, mail, migrate, rq, select_locale
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("FORUM_INSTANCE_PATH") or str(BASE_DIR / "instance"),
+        instance_relative_config=True,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("FORUM")
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'forum.sqlite'}"
+        )
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["RQ_CONNECTION"]
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["PREFERRED_URL_SCHEME"] = (
+        "https" if app.config["PUBLIC_BASE_URL"].startswith("https") else "http"
+    )
+    if app.config["PREFERRED_URL_SCHEME"] == "https":
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    rq.init_app(app)
+    login.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(BASE_DIR / "translations"),
+    )
+    limiter.init_app(app)
+    forum_mail.init_app(app)
+
+    from forum import auth, devmail, models, privacy  # noqa: F401  (registers models and the loader)
+    from forum import views as forum_views
+    from registration import init_app as init_registration
+
+    app.register_blueprint(forum_views.bp)
+    app.register_blueprint(devmail.bp)
+    app.register_blueprint(privacy.bp)
+    forum_cli.init_app(app)
+    init_registration(app)
+
+    _register_request_hooks(app)
+    _register_template_helpers(app)
+    _register_error_pages(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _transaction_mode():
+        # GET pages only read: on SQLite they need not take the write lock.
+        g.read_only_token = set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _reset_transaction_mode(_exc):
+        token = g.pop("read_only_token", None)
+        if token is not None:
+            reset_read_only(token)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import format_date, format_datetime, get_locale
+
+    from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label, who_may_apply
+
+    @app.template_filter("markdown")
+    def _markdown(text: str) -> Markup:
+        # Escape first: organizers write Markdown, not HTML.
+        return Markup(md.markdown(str(escape(text or "")), extensions=["sane_lists"]))
+
+    app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
+    app.jinja_env.filters["date"] = lambda v, f="long": format_date(v, f) if v else ""
+
+    @app.context_processor
+    def _helpers():
+        def lang_url(code: str) -> str:
+            return request.path + "?" + urlencode({**request.args.to_dict(), "lang": code})
+
+        return {
+            "current_locale": str(get_locale() or "de"),
+            "lang_url": lang_url,
+            "STATES": STATES,
+            "ROLES": ROLES,
+            "BODY_TYPES": BODY_TYPES,
+            "DEPARTMENTS": DEPARTMENTS,
+            "code_label": label,
+            "who_may_apply": who_may_apply,
+        }
+
+
+def _register_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        db.session.rollback()
+        return render_template("error.html", code=400, reason="csrf"), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        db.session.rollback()
+        if exc.code and exc.code < 400:
+            return exc
+        return render_template("error.html", code=exc.code, reason=exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s", request.path)
+        g.error_logged = True
+        return render_template("error.html", code=500, reason="error"), 500

@@ -1,0 +1,48 @@
+"""Unbound extensions; :func:`app.create_app` binds them."""
+
+from __future__ import annotations
+
+from flask import request, session
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_rq import RQ
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# expire_on_commit=False: a redirect after the commit must not open a new (write) transaction
+# just to read attributes it already had.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+migrate = Migrate()
+mail = Mail()
+csrf = CSRFProtect()
+rq = RQ()
+login = LoginManager()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address)
+
+LANGUAGES = ("de", "en")
+
+
+def select_locale() -> str:
+    """German first: an explicit choice (``?lang=``, stored in the session) wins, then the
+    browser's preference among the languages we have, then German."""
+    try:
+        chosen = request.args.get("lang")
+    except RuntimeError:  # outside a request (jobs, CLI): the caller uses force_locale
+        return "de"
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return request.accept_languages.best_match(LANGUAGES, default="de") or "de"

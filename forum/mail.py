@@ -1,0 +1,152 @@
+"""Rendering and sending of e-mails.
+
+Every mail is a pair of templates in ``mail_templates/``: ``<name>.<locale>.txt`` (whose
+``subject`` block is the subject line) and ``<name>.<locale>.html``. Sending goes through
+Flask-Mail with two repairs: bodies are quoted-printable (Flask-Mail sends UTF-8 as 8bit without
+wrapping, and strict servers reject lines over 998 octets), and the SMTP connection has a
+timeout (Flask-Mail opens it without one).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import charset as email_charset
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import jinja2
+from flask import Flask, current_app
+from flask_babel import force_locale, format_date, format_datetime
+from flask_mail import Connection
+from flask_mail import Message as FlaskMailMessage
+
+MAIL_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "mail_templates"
+
+
+class MailHeaderError(ValueError):
+    """A header value would inject further headers (CR or LF in it)."""
+
+
+@dataclass
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class QuotedPrintableMessage(FlaskMailMessage):
+    def _mimetext(self, text, subtype="plain"):
+        cs = email_charset.Charset("utf-8")
+        cs.header_encoding = email_charset.QP
+        cs.body_encoding = email_charset.QP
+        return MIMEText(text or "", _subtype=subtype, _charset=cs)
+
+
+class TimeoutConnection(Connection):
+    def configure_host(self):
+        timeout = current_app.config.get("MAIL_TIMEOUT", 15)
+        state = self.mail
+        if state.use_ssl:
+            host = smtplib.SMTP_SSL(state.server, state.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(state.server, state.port, timeout=timeout)
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
+@contextmanager
+def smtp_connection() -> Iterator[TimeoutConnection]:
+    """One SMTP connection for one or many messages (``mail.connect()`` with a timeout)."""
+    with TimeoutConnection(current_app.extensions["mail"]) as conn:
+        yield conn
+
+
+def _check_header(name: str, value: str) -> None:
+    if any(ch in value for ch in "\r\n") or any(ch in name for ch in "\r\n:"):
+        raise MailHeaderError(f"refusing header {name!r}: line break in name or value")
+
+
+def build_message(
+    recipient: str,
+    rendered: RenderedMail,
+    attachments: list[dict[str, str]] | None = None,
+) -> QuotedPrintableMessage:
+    _check_header("To", recipient)
+    _check_header("Subject", rendered.subject)
+    for name, value in rendered.headers.items():
+        _check_header(name, value)
+    msg = QuotedPrintableMessage(
+        subject=rendered.subject,
+        recipients=[recipient],
+        body=rendered.text,
+        html=rendered.html,
+        extra_headers=dict(rendered.headers) or None,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    for att in attachments or []:
+        msg.attach(att["filename"], att["content_type"], att["data"].encode("utf-8"))
+    return msg
+
+
+def send_message(message: QuotedPrintableMessage, conn: Connection | None = None) -> None:
+    if conn is not None:
+        conn.send(message)
+        return
+    with smtp_connection() as own:
+        own.send(message)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _parse_dt(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _fmt_datetime(value, fmt: str = "medium") -> str:
+    return format_datetime(_parse_dt(value), fmt) if value else ""
+
+
+def _fmt_date(value, fmt: str = "long") -> str:
+    return format_date(_parse_dt(value), fmt) if value else ""
+
+
+def init_app(app: Flask) -> None:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(MAIL_TEMPLATE_DIR)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["datetime"] = _fmt_datetime
+    env.filters["date"] = _fmt_date
+    app.extensions["mail_templates"] = env
+
+
+def render_mail(template: str, locale: str, context: dict) -> RenderedMail:
+    env: jinja2.Environment = current_app.extensions["mail_templates"]
+    locale = locale if locale in ("de", "en") else "de"
+    ctx = {
+        "service_name": current_app.config.get("ORGANIZER_NAME", "Kommunalforum"),
+        "base_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/"),
+        "locale": locale,
+        **context,
+    }
+    with force_locale(locale):
+        txt = env.get_template(f"{template}.{locale}.txt")
+        html = env.get_template(f"{template}.{locale}.html")
+        subject = "".join(txt.blocks["subject"](txt.new_context(ctx))).strip()
+        text = txt.render(ctx)
+        html_body = html.render({**ctx, "subject": subject})
+    return RenderedMail(subject=" ".join(subject.split()), text=text, html=html_body)

@@ -1,0 +1,190 @@
+"""Forums, rounds, meetings and the mail outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import UTCDateTime, utcnow
+from .extensions import db
+
+
+class AdmissionMode(enum.StrEnum):
+    REVIEW = "review"
+    FIRST_COME = "first_come"
+
+
+class Forum(db.Model):
+    __tablename__ = "forum"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rounds: Mapped[list[Round]] = relationship(
+        back_populates="forum", order_by="Round.opens", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Forum {self.slug}>"
+
+
+class Round(db.Model):
+    __tablename__ = "round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forum_id: Mapped[int] = mapped_column(ForeignKey("forum.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    seats: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes: Mapped[datetime] = mapped_column(UTCDateTime)
+    admission: Mapped[str] = mapped_column(String(20), default=AdmissionMode.REVIEW.value)
+    auto_promote: Mapped[bool] = mapped_column(Boolean, default=True)
+    offer_hours: Mapped[int] = mapped_column(Integer, default=168)
+    confirm_hours: Mapped[int] = mapped_column(Integer, default=48)
+    states: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    body_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_per_state: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_per_organisation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Bumped under the round's lock by every change of held seats or waitlist order, so that
+    # concurrent writers serialize on this row on every database.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    forum: Mapped[Forum] = relationship(back_populates="rounds")
+    meetings: Mapped[list[Meeting]] = relationship(
+        back_populates="round", order_by="Meeting.starts", cascade="all, delete-orphan"
+    )
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.opens <= now <= self.closes
+
+    def is_upcoming(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) < self.opens
+
+    def phase(self, now: datetime | None = None) -> str:
+        now = now or utcnow()
+        if now < self.opens:
+            return "upcoming"
+        if now > self.closes:
+            return "closed"
+        return "open"
+
+    def __repr__(self) -> str:
+        return f"<Round {self.slug}>"
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    starts: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends: Mapped[datetime] = mapped_column(UTCDateTime)
+    venue: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+    round: Mapped[Round] = relationship(back_populates="meetings")
+
+
+class OutboxMessage(db.Model):
+    """One e-mail, written in the transaction of the change that causes it and delivered by the
+    worker. ``template`` names a pair in ``mail_templates/``; ``context`` holds plain values."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(80))
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # What was sent, kept as sent (proof of a consent mail, support questions).
+    subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    body_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def state(self) -> str:
+        if self.sent_at:
+            return "sent"
+        if self.failed_at:
+            return "failed"
+        return "pending"
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.template} to {self.recipient}>"
+
+
+organizer_forum = db.Table(
+    "organizer_forum",
+    db.Column("organizer_id", ForeignKey("organizer.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("forum_id", ForeignKey("forum.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Organizer(db.Model):
+    """A staff account. An admin manages organizers and all forums; an organizer the forums
+    assigned to them."""
+
+    __tablename__ = "organizer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Changes when the password changes or the account is disabled: old sessions end.
+    session_token: Mapped[str] = mapped_column(String(64))
+
+    forums: Mapped[list[Forum]] = relationship(secondary=organizer_forum, order_by="Forum.title")
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def may_manage(self, forum_id: int) -> bool:
+        return self.is_admin or any(f.id == forum_id for f in self.forums)
+
+    def __repr__(self) -> str:
+        return f"<Organizer {self.email}>"

@@ -1,0 +1,165 @@
+"""The public application form. Field names are part of the contract (PRODUCT.md)."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
+
+
+def _choices(table: dict, placeholder) -> list[SelectChoice]:
+    return [SelectChoice("", placeholder)] + [
+        SelectChoice(code, label) for code, label in table.items()
+    ]
+
+
+class EmailAddress:
+    """Syntax check with email-validator (no DNS look-up: it must work offline)."""
+
+    def __call__(self, form, field):
+        try:
+            info = validate_email(field.data or "", check_deliverability=False)
+        except EmailNotValidError:
+            raise ValidationError(
+                _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")
+            ) from None
+        field.data = info.normalized
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _one_line(form, field):
+    if field.data and any(ch in field.data for ch in "\r\n\x00"):
+        raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
+
+
+REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
+CHOOSE = _l("Bitte wählen Sie aus.")
+
+
+class ApplicationForm(FlaskForm):
+    first_name = StringField(
+        _l("Vorname"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=100), _one_line],
+    )
+    last_name = StringField(
+        _l("Nachname"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=100), _one_line],
+    )
+    email = EmailField(
+        _l("E-Mail-Adresse"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=254), EmailAddress()],
+    )
+    phone = TelField(
+        _l("Telefon (optional)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=40), _one_line],
+    )
+    organisation = StringField(
+        _l("Kommune / Organisation"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=200), _one_line],
+    )
+    body_type = SelectField(
+        _l("Art der Kommune"),
+        choices=_choices(BODY_TYPES, _l("– bitte wählen –")),
+        validators=[InputRequired(CHOOSE)],
+        validate_choice=False,
+    )
+    state = SelectField(
+        _l("Bundesland"),
+        choices=_choices(STATES, _l("– bitte wählen –")),
+        validators=[InputRequired(CHOOSE)],
+        validate_choice=False,
+    )
+    role = SelectField(
+        _l("Funktion"),
+        choices=_choices(ROLES, _l("– bitte wählen –")),
+        validators=[InputRequired(CHOOSE)],
+        validate_choice=False,
+    )
+    department = SelectField(
+        _l("Bereich (optional)"),
+        choices=_choices(DEPARTMENTS, _l("– keine Angabe –")),
+        validators=[Optional()],
+        validate_choice=False,
+    )
+    motivation = TextAreaField(
+        _l("Ihre Motivation"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=5000)],
+    )
+    challenge = TextAreaField(
+        _l("Eine aktuelle Herausforderung in Ihrer Kommune (für die kollegiale Beratung)"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=5000)],
+    )
+    commitment = BooleanField(
+        _l("Ich nehme verbindlich an allen Arbeitstreffen teil."),
+        validators=[DataRequired(_l("Die Teilnahme an allen Treffen ist Voraussetzung."))],
+    )
+    privacy_consent = BooleanField(
+        _l(
+            "Ich habe die Datenschutzhinweise gelesen und willige in die Verarbeitung meiner "
+            "Angaben für dieses Bewerbungsverfahren ein."
+        ),
+        validators=[
+            DataRequired(_l("Ohne Ihre Einwilligung können wir die Bewerbung nicht bearbeiten."))
+        ],
+    )
+    newsletter = BooleanField(
+        _l(
+            "Ich möchte den Newsletter mit Ankündigungen neuer Runden "
+            "erhalten (Bestätigung per E-Mail folgt)."
+        )
+    )
+
+    def validate_body_type(self, field):
+        if field.data not in BODY_TYPES:
+            raise ValidationError(CHOOSE)
+
+    def validate_state(self, field):
+        if field.data not in STATES:
+            raise ValidationError(CHOOSE)
+
+    def validate_role(self, field):
+        if field.data not in ROLES:
+            raise ValidationError(CHOOSE)
+
+    def validate_department(self, field):
+        if field.data and field.data not in DEPARTMENTS:
+            raise ValidationError(CHOOSE)
+
+
+class ConfirmForm(FlaskForm):
+    """A button only: the state change happens on POST, never on the GET a scanner makes."""
+
+
+PREFILL_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organisation",
+    "body_type",
+    "state",
+    "role",
+    "department",
+)

@@ -1,0 +1,137 @@
+"""Applications and their history."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from forum.db import UTCDateTime, utcnow
+from forum.extensions import db
+from forum.models import Round
+
+
+class Status(enum.StrEnum):
+    PENDING_EMAIL = "pending_email"
+    SUBMITTED = "submitted"
+    WAITLISTED = "waitlisted"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DECLINED = "declined"
+    LAPSED = "lapsed"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+#: An application in one of these holds the address for its round (one live per address).
+LIVE = (
+    Status.PENDING_EMAIL,
+    Status.SUBMITTED,
+    Status.WAITLISTED,
+    Status.OFFERED,
+    Status.ACCEPTED,
+)
+#: These hold a seat.
+HOLDING = (Status.OFFERED, Status.ACCEPTED)
+
+_live_sql = "status IN ({})".format(", ".join(f"'{s.value}'" for s in LIVE))
+
+
+class Actor(enum.StrEnum):
+    APPLICANT = "applicant"
+    ORGANIZER = "organizer"
+    SYSTEM = "system"
+
+
+def _public_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Application(db.Model):
+    __tablename__ = "application"
+    __table_args__ = (
+        # At most one live application per address and round, enforced by the database.
+        Index(
+            "uq_application_live_email",
+            "round_id",
+            "email_normalized",
+            unique=True,
+            sqlite_where=text(_live_sql),
+            postgresql_where=text(_live_sql),
+        ),
+        Index("ix_application_round_status", "round_id", "status"),
+        Index("ix_application_round_waitlist", "round_id", "waitlist_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default=Status.PENDING_EMAIL.value)
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    organisation: Mapped[str] = mapped_column(String(200))
+    organisation_normalized: Mapped[str] = mapped_column(String(200), index=True)
+    body_type: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(5))
+    role: Mapped[str] = mapped_column(String(30))
+    department: Mapped[str] = mapped_column(String(30), default="")
+    motivation: Mapped[str] = mapped_column(Text)
+    challenge: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[bool] = mapped_column(default=False)
+    privacy_consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    privacy_version: Mapped[str] = mapped_column(String(20))
+    newsletter_requested: Mapped[bool] = mapped_column(default=False)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirm_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    offer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    round: Mapped[Round] = relationship()
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        back_populates="application",
+        order_by="ApplicationEvent.id",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE
+
+    def __repr__(self) -> str:
+        return f"<Application {self.id} {self.status}>"
+
+
+class ApplicationEvent(db.Model):
+    """One transition: when, who (applicant, organizer, system), from what to what, why."""
+
+    __tablename__ = "application_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(20))
+    actor_label: Mapped[str] = mapped_column(String(254), default="")
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    application: Mapped[Application] = relationship(back_populates="events")

@@ -1,0 +1,82 @@
+"""One ``notify_<event>()`` per mail. Each queues an outbox row in the current transaction;
+the templates are ``mail_templates/<template>.<locale>.{txt,html}``."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from forum.codes import ROLES, STATES, label
+from forum.outbox import queue_mail
+
+from .models import Application
+from .tokens import Purpose, make_token
+
+
+def public_url(path: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def confirm_url(application: Application) -> str:
+    return public_url(f"/applications/confirm/{make_token(Purpose.CONFIRM, application.public_id)}")
+
+
+def status_url(application: Application) -> str:
+    return public_url(f"/status/{make_token(Purpose.STATUS, application.public_id)}")
+
+
+def offer_url(application: Application) -> str:
+    return public_url(f"/offers/{make_token(Purpose.OFFER, application.public_id)}")
+
+
+def _base_context(application: Application) -> dict:
+    rnd = application.round
+    return {
+        "first_name": application.first_name,
+        "last_name": application.last_name,
+        "round_title": rnd.title,
+        "forum_title": rnd.forum.title,
+        "organisation": application.organisation,
+        "role": label(ROLES, application.role),
+        "state": label(STATES, application.state),
+        "status_url": status_url(application),
+        "contact_email": rnd.forum.contact_email,
+        "meetings": [
+            {
+                "title": m.title,
+                "starts": m.starts.isoformat(),
+                "ends": m.ends.isoformat(),
+                "venue": m.venue,
+                "address": m.address,
+            }
+            for m in rnd.meetings
+        ],
+    }
+
+
+def notify_confirm_email(application: Application) -> None:
+    queue_mail(
+        application.email,
+        "application_confirm",
+        application.locale,
+        {
+            **_base_context(application),
+            "confirm_url": confirm_url(application),
+            "confirm_deadline": application.confirm_deadline.isoformat(),
+            "motivation": application.motivation,
+        },
+    )
+
+
+def notify_already_applied(application: Application, locale: str) -> None:
+    """Someone applied again with an address that has a live application for the round: the
+    owner of the address is told, and nobody else learns anything."""
+    context = {**_base_context(application), "status": application.status}
+    if application.status == "pending_email":
+        context["confirm_url"] = confirm_url(application)
+    queue_mail(application.email, "application_duplicate", locale, context)
+
+
+def notify_submitted(application: Application) -> None:
+    queue_mail(
+        application.email, "application_submitted", application.locale, _base_context(application)
+    )

@@ -1,0 +1,242 @@
+"""What applicants do: apply, confirm their address, ask for a new link. Functions here change
+state, record history and queue mail; they never commit (the caller does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from forum.db import utcnow
+from forum.extensions import db
+from forum.models import Round
+from forum.privacy import PRIVACY_VERSION
+
+from . import eligibility, lifecycle, notifications
+from .models import LIVE, Actor, Application, Status
+from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
+
+
+def normalize_email(address: str) -> str:
+    return address.strip().lower()
+
+
+def normalize_organisation(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    NOT_OPEN = "not_open"
+    INELIGIBLE = "ineligible"
+
+
+@dataclass
+class SubmitResult:
+    outcome: Outcome
+    application: Application | None = None
+    failures: list[eligibility.Failure] = field(default_factory=list)
+
+
+APPLICATION_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organisation",
+    "body_type",
+    "state",
+    "role",
+    "department",
+    "motivation",
+    "challenge",
+)
+
+
+def find_live(rnd: Round, email: str) -> Application | None:
+    return db.session.scalar(
+        select(Application).where(
+            Application.round_id == rnd.id,
+            Application.email_normalized == normalize_email(email),
+            Application.status.in_([s.value for s in LIVE]),
+        )
+    )
+
+
+def submit_application(
+    rnd: Round, data: dict, locale: str, now: datetime | None = None
+) -> SubmitResult:
+    """Store a new application (``pending_email``) and queue the confirmation mail.
+
+    Ineligible applications are not stored. A second live application for the same address
+    is not stored either; the address gets a note instead, and the caller shows the same page
+    as for a new application, so nobody learns whether an address has applied."""
+    now = now or utcnow()
+    if not rnd.is_open(now):
+        return SubmitResult(Outcome.NOT_OPEN)
+    failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
+    if failures:
+        return SubmitResult(Outcome.INELIGIBLE, failures=failures)
+
+    existing = find_live(rnd, data["email"])
+    if existing is not None:
+        notifications.notify_already_applied(existing, locale)
+        return SubmitResult(Outcome.DUPLICATE, existing)
+
+    values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
+    application = Application(
+        round=rnd,
+        locale=locale,
+        email_normalized=normalize_email(values["email"]),
+        organisation_normalized=normalize_organisation(values["organisation"]),
+        commitment=bool(data.get("commitment")),
+        privacy_consent_at=now,
+        privacy_version=PRIVACY_VERSION,
+        newsletter_requested=bool(data.get("newsletter")),
+        created_at=now,
+        confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
+        **values,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(application)
+            lifecycle.start(application)
+            db.session.flush()
+    except IntegrityError:
+        # A parallel request for the same address won the race (PostgreSQL waits for it on
+        # the unique index, then refuses this row). Same answer as any duplicate.
+        existing = find_live(rnd, data["email"])
+        if existing is None:
+            raise
+        notifications.notify_already_applied(existing, locale)
+        return SubmitResult(Outcome.DUPLICATE, existing)
+    notifications.notify_confirm_email(application)
+    return SubmitResult(Outcome.CREATED, application)
+
+
+class ConfirmOutcome(StrEnum):
+    READY = "ready"  # valid, still to be confirmed (the GET page shows the button)
+    CONFIRMED = "confirmed"
+    ALREADY = "already"  # used before: the application has moved on
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass
+class ConfirmResult:
+    outcome: ConfirmOutcome
+    application: Application | None = None
+
+
+def _application_by_public_id(public_id: str) -> Application | None:
+    return db.session.scalar(select(Application).where(Application.public_id == public_id))
+
+
+def check_confirm_token(token: str, now: datetime | None = None) -> ConfirmResult:
+    """Classify a confirmation link without changing anything."""
+    now = now or utcnow()
+    try:
+        payload = read_token(Purpose.CONFIRM, token)
+    except TokenInvalid:
+        return ConfirmResult(ConfirmOutcome.INVALID)
+    except TokenExpired:  # cannot happen without max_age; kept for clarity
+        return ConfirmResult(ConfirmOutcome.INVALID)
+    application = _application_by_public_id(payload["a"])
+    if application is None:
+        return ConfirmResult(ConfirmOutcome.INVALID)
+    if application.status != Status.PENDING_EMAIL:
+        if application.status == Status.EXPIRED:
+            return ConfirmResult(ConfirmOutcome.EXPIRED, application)
+        return ConfirmResult(ConfirmOutcome.ALREADY, application)
+    # The link is good for confirm_hours after it was made, and never after the deadline
+    # the maintenance run enforces.
+    try:
+        read_token(Purpose.CONFIRM, token, max_age=application.round.confirm_hours * 3600)
+    except TokenExpired:
+        return ConfirmResult(ConfirmOutcome.EXPIRED, application)
+    if application.confirm_deadline and application.confirm_deadline < now:
+        return ConfirmResult(ConfirmOutcome.EXPIRED, application)
+    return ConfirmResult(ConfirmOutcome.READY, application)
+
+
+def confirm_application(token: str, now: datetime | None = None) -> ConfirmResult:
+    """The POST behind the confirmation link: ``pending_email`` -> ``submitted``."""
+    result = check_confirm_token(token, now)
+    if result.outcome != ConfirmOutcome.READY:
+        return result
+    application = result.application
+    application.confirmed_at = now or utcnow()
+    lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt")
+    after_confirm = _after_confirm_hooks()
+    for hook in after_confirm:
+        hook(application)
+    if application.status == Status.SUBMITTED:
+        notifications.notify_submitted(application)
+    return ConfirmResult(ConfirmOutcome.CONFIRMED, application)
+
+
+def _after_confirm_hooks():
+    from flask import current_app
+
+    return current_app.extensions.get("registration_after_confirm", [])
+
+
+def resend_confirmation(token: str, now: datetime | None = None) -> ConfirmResult:
+    """An expired (but genuine) link asks for a new one: still-pending applications get a
+    fresh deadline and a new mail. Expired applications cannot be revived: the page offers to
+    apply again."""
+    now = now or utcnow()
+    result = check_confirm_token(token, now)
+    application = result.application
+    if result.outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.READY) and (
+        application.status == Status.PENDING_EMAIL
+    ):
+        application.confirm_deadline = now + timedelta(hours=application.round.confirm_hours)
+        lifecycle.record(
+            application,
+            Status.PENDING_EMAIL,
+            Actor.APPLICANT,
+            "Neuen Bestätigungslink angefordert",
+            from_status=Status.PENDING_EMAIL,
+        )
+        notifications.notify_confirm_email(application)
+        return ConfirmResult(ConfirmOutcome.READY, application)
+    return result
+
+
+def expire_unconfirmed(now: datetime | None = None) -> int:
+    """Maintenance: applications not confirmed in time become ``expired``."""
+    now = now or utcnow()
+    ids = list(
+        db.session.scalars(
+            select(Application.id).where(
+                Application.status == Status.PENDING_EMAIL,
+                Application.confirm_deadline < now,
+            )
+        )
+    )
+    count = 0
+    for application_id in ids:
+        application = db.session.get(Application, application_id)
+        if application.status == Status.PENDING_EMAIL:
+            lifecycle.transition(
+                application,
+                Status.EXPIRED,
+                Actor.SYSTEM,
+                "Nicht rechtzeitig bestätigt",
+            )
+            count += 1
+    db.session.commit()
+    return count
+
+
+def application_for_status_token(token: str) -> Application | None:
+    try:
+        payload = read_token(Purpose.STATUS, token)
+    except (TokenInvalid, TokenExpired):
+        return None
+    return _application_by_public_id(payload["a"])

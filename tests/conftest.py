@@ -1,0 +1,351 @@
+"""Fixtures: a real Redis server, a real SMTP server (aiosmtpd), SQLite or PostgreSQL.
+
+The database comes from ``FORUM_TEST_DATABASE_URL`` (the test command sets it for the
+PostgreSQL run); without it, a SQLite file in a temporary folder. The schema is made once per
+session with the migrations (``flask db upgrade``); each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from sqlalchemy import text
+
+from app import create_app
+from forum.db import set_read_only, utcnow
+from forum.extensions import db
+from forum.models import Forum, Meeting, Round
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Redis ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (the test command installs it)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis_lib.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis_lib.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+# --- SMTP ----------------------------------------------------------------------------------
+
+
+class SMTPSink:
+    """Records every message the real aiosmtpd server accepts; can be told to fail."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.envelopes: list = []
+        self.fail_with: str | None = None  # e.g. "451 4.3.0 try again later"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.fail_with:
+            return self.fail_with
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+    def clear(self):
+        self.messages.clear()
+        self.envelopes.clear()
+
+
+class SMTPServer:
+    def __init__(self):
+        self.sink = SMTPSink()
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    def start(self):
+        # aiosmtpd is strict: lines over 1000 octets are refused ("500 Line too long").
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    # conveniences
+    @property
+    def messages(self):
+        return self.sink.messages
+
+    def to(self, address):
+        return self.sink.to(address)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("FORUM_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, redis_url, tmp_path_factory):
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(_config(database_url, redis_url, 1, tmp_path_factory.mktemp("inst")))
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            db.session.execute(text("DROP SCHEMA public CASCADE"))
+            db.session.execute(text("CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade()
+        if os.environ.get("FORUM_TEST_DOWNGRADE", "1") == "1":
+            downgrade(revision="base")
+            upgrade()
+        db.engine.dispose()
+    return True
+
+
+def _config(database_url, redis_url, smtp_port, _instance=None) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RQ_CONNECTION": redis_url,
+        "RQ_ASYNC": True,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "MAIL_TIMEOUT": 5,
+        "MAIL_RETRY_INTERVALS": [1, 2, 3],
+        "PUBLIC_BASE_URL": "https://forum.example.org",
+        "RATELIMIT_ENABLED": False,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+        "DEV_MAIL_INBOX": True,
+    }
+
+
+def _empty_tables():
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(_schema, database_url, redis_url, smtp, tmp_path):
+    """Build an app; tests that need other settings pass overrides."""
+    apps = []
+
+    def factory(**overrides):
+        config = _config(database_url, redis_url, smtp.port, tmp_path)
+        config.update(overrides)
+        os.environ["FORUM_INSTANCE_PATH"] = str(tmp_path / "instance")
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, redis_url):
+    app = make_app()
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        _empty_tables()
+    ctx = app.app_context()
+    ctx.push()
+    # The test body only inspects: on SQLite its reads must not hold the write lock that the
+    # worker (run in its own app context) needs.
+    set_read_only(True)
+    yield app
+    set_read_only(False)
+    db.session.remove()
+    ctx.pop()
+
+
+class IsolatedClient(FlaskClient):
+    """The test body and its requests share one app context (and so one session). Each
+    request starts and ends with a fresh transaction, as it would in production, and the
+    test body sees what the request committed."""
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            db.session.rollback()
+            db.session.expire_all()
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+def run_jobs(app, queues=("default", "mail", "bulk"), max_rounds: int = 20) -> int:
+    """Run every queued job in this process (RQ's SimpleWorker in the app context), also
+    those scheduled for a retry that are due."""
+    from forum.extensions import rq
+
+    done = 0
+    db.session.commit()  # end the test body's transaction (see IsolatedClient)
+    with app.app_context():
+        qs = [rq.get_queue(name) for name in queues]
+        for _ in range(max_rounds):
+            worker = SimpleWorker(qs, connection=qs[0].connection, job_class=qs[0].job_class)
+            before = sum(len(q) for q in qs)
+            worker.work(burst=True, with_scheduler=True)
+            done += before
+            if sum(len(q) for q in qs) == 0:
+                break
+        db.session.remove()
+    db.session.expire_all()
+    return done
+
+
+@pytest.fixture
+def work(app):
+    return lambda **kw: run_jobs(app, **kw)
+
+
+# --- factories -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_round(app):
+    counter = {"n": 0}
+
+    def factory(**overrides) -> Round:
+        counter["n"] += 1
+        n = counter["n"]
+        forum = db.session.query(Forum).filter_by(slug="test-forum").one_or_none()
+        if forum is None:
+            forum = Forum(
+                slug="test-forum",
+                title="Testforum",
+                summary="Zum Testen",
+                description="",
+                contact_email="team@forum.example.org",
+            )
+            db.session.add(forum)
+        now = utcnow()
+        values = dict(
+            slug=f"runde-{n}",
+            title=f"Runde {n}",
+            seats=5,
+            opens=now - timedelta(days=1),
+            closes=now + timedelta(days=30),
+            admission="review",
+            auto_promote=True,
+            offer_hours=168,
+            confirm_hours=48,
+            states=["DE-BY", "DE-BW"],
+            roles=["lord_mayor", "mayor", "deputy", "head_of_office"],
+            body_types=["city", "municipality", "district"],
+        )
+        values.update(overrides)
+        rnd = Round(forum=forum, **values)
+        rnd.meetings.append(
+            Meeting(
+                title="1. Arbeitstreffen",
+                starts=now + timedelta(days=60),
+                ends=now + timedelta(days=61),
+                venue="Nürnberg",
+                address="Rathausplatz 2",
+            )
+        )
+        db.session.add(rnd)
+        db.session.commit()
+        return rnd
+
+    return factory
+
+
+def application_data(**overrides) -> dict:
+    data = {
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "email": "anna.mueller@gemeinde-beispiel.de",
+        "phone": "",
+        "organisation": "Gemeinde Beispielhausen",
+        "body_type": "municipality",
+        "state": "DE-BY",
+        "role": "mayor",
+        "department": "",
+        "motivation": "Wir wollen unsere Kommune nachhaltig weiterentwickeln.",
+        "challenge": "Bürgerbeteiligung beim Klimaschutzkonzept.",
+        "commitment": "y",
+        "privacy_consent": "y",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def tmp_dir():
+    with tempfile.TemporaryDirectory() as d:
+        yield Path(d)
