@@ -65,14 +65,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     forum_mail.init_app(app)
 
-    from forum import auth, devmail, models, privacy  # noqa: F401  (registers models and the loader)
+    from forum import auth, devmail, models, newsletter, privacy  # noqa: F401  (registers models and the loader)
     from forum import views as forum_views
     from registration import init_app as init_registration
 
     app.register_blueprint(forum_views.bp)
     app.register_blueprint(devmail.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(auth.bp)
+    app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
+    newsletter.init_app(app)
     init_registration(app)
 
     _register_request_hooks(app)

@@ -1,17 +1,254 @@
-"""Organizer sessions (Flask-Login)."""
+"""Organizer accounts and sessions: Argon2id password hashes, Flask-Login, the login page with
+rate limits per address and per account, and the ``organizer`` command group."""
 
 from __future__ import annotations
 
-from .extensions import db, login
-from .models import Organizer
+import secrets
+import sys
+from functools import wraps
+
+import click
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from .db import utcnow
+from .extensions import db, limiter, login
+from .models import Forum, Organizer
+
+_hasher = PasswordHasher()  # Argon2id with the library's current parameters
+# Verified against when the account does not exist, so that timing tells nothing.
+_DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(organizer: Organizer | None, password: str) -> bool:
+    if organizer is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return False
+    try:
+        ok = _hasher.verify(organizer.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if ok and _hasher.check_needs_rehash(organizer.password_hash):
+        organizer.password_hash = hash_password(password)
+    return ok
+
+
+def normalize_email(address: str) -> str:
+    return address.strip().lower()
+
+
+def find_organizer(email: str) -> Organizer | None:
+    return db.session.scalar(
+        select(Organizer).where(func.lower(Organizer.email) == normalize_email(email))
+    )
+
+
+class OrganizerError(ValueError):
+    pass
+
+
+def create_organizer(
+    email: str, password: str, is_admin: bool = False, name: str = ""
+) -> Organizer:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise OrganizerError(f"invalid e-mail address: {exc}") from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise OrganizerError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if find_organizer(email) is not None:
+        raise OrganizerError(f"an organizer with the address {email} exists already")
+    organizer = Organizer(
+        email=normalize_email(email),
+        name=name,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        session_token=secrets.token_hex(16),
+    )
+    db.session.add(organizer)
+    return organizer
+
+
+def set_password(organizer: Organizer, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise OrganizerError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    organizer.password_hash = hash_password(password)
+    organizer.session_token = secrets.token_hex(16)  # ends other sessions
 
 
 @login.user_loader
 def load_organizer(user_id: str) -> Organizer | None:
-    organizer_id, _, token = (user_id or "").partition(":")
+    organizer_id, _sep, token = (user_id or "").partition(":")
     if not organizer_id.isdigit():
         return None
     organizer = db.session.get(Organizer, int(organizer_id))
     if organizer is None or not organizer.active or organizer.session_token != token:
         return None
     return organizer
+
+
+# --- access control ----------------------------------------------------------------------
+
+
+def organizer_required(view):
+    """Login required (Flask-Login); the view itself checks access to the forum it shows
+    with :func:`require_forum`."""
+    return login_required(view)
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_forum(forum_id: int) -> None:
+    """404 for forums the current organizer is not assigned to: guessing URLs of other forums'
+    objects shows nothing, not even that they exist."""
+    if not (current_user.is_authenticated and current_user.may_manage(forum_id)):
+        abort(404)
+
+
+def visible_forums_query():
+    stmt = select(Forum).order_by(Forum.title)
+    if not current_user.is_admin:
+        stmt = stmt.where(Forum.id.in_([f.id for f in current_user.forums]))
+    return stmt
+
+
+# --- login page --------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-Mail-Adresse"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Passwort"), validators=[DataRequired(), Length(max=1000)])
+
+
+bp = Blueprint("auth", __name__, url_prefix="/admin")
+
+
+def _account_key() -> str:
+    return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("auth.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])  # per address
+@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_account_key)  # per account
+def login_page():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        organizer = find_organizer(form.email.data)
+        if verify_password(organizer, form.password.data) and organizer.active:
+            organizer.last_login_at = utcnow()
+            db.session.commit()
+            login_user(organizer)
+            return redirect(_safe_next(request.args.get("next")))
+        db.session.rollback()
+        form.password.errors.append(_("E-Mail-Adresse oder Passwort ist falsch."))
+        return render_template("admin/login.html", form=form), 401
+    return render_template("admin/login.html", form=form), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("Sie sind abgemeldet."), "info")
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    forums = db.session.scalars(visible_forums_query()).all()
+    return render_template("admin/home.html", forums=forums)
+
+
+# --- command line ------------------------------------------------------------------------
+
+organizer_cli = AppGroup("organizer", help="Organizer accounts.")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@organizer_cli.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May manage organizers and all forums.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--forum", "forum_slugs", multiple=True, help="Assign a forum (by slug).")
+def create_command(email, admin, name, password_stdin, forum_slugs):
+    """Create an organizer."""
+    password = _read_password(password_stdin)
+    try:
+        organizer = create_organizer(email, password, is_admin=admin, name=name)
+        for slug in forum_slugs:
+            forum = db.session.scalar(select(Forum).where(Forum.slug == slug))
+            if forum is None:
+                raise OrganizerError(f"no forum with the slug {slug!r}")
+            organizer.forums.append(forum)
+        db.session.commit()
+    except OrganizerError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} (nothing was changed)") from None
+    role = "admin" if admin else "organizer"
+    click.echo(f"created {role} {organizer.email}")
+
+
+@organizer_cli.command("demo")
+def demo_command():
+    """Create the demo admin for the development setup, once."""
+    email = current_app.config.get("DEMO_ORGANIZER_EMAIL", "admin@kommunalforum.localhost")
+    password = current_app.config.get("DEMO_ORGANIZER_PASSWORD", "demo-passwort")
+    if find_organizer(email) is None:
+        create_organizer(email, password, is_admin=True, name="Demo-Admin")
+        db.session.commit()
+    click.echo(f"organizer login: {email} / {password}")

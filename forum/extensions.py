@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request, session
 from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -27,6 +28,9 @@ mail = Mail()
 csrf = CSRFProtect()
 rq = RQ()
 login = LoginManager()
+login.login_view = "auth.login_page"
+login.login_message = _l("Bitte melden Sie sich an.")
+login.login_message_category = "info"
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 

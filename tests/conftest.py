@@ -349,3 +349,37 @@ def application_data(**overrides) -> dict:
 def tmp_dir():
     with tempfile.TemporaryDirectory() as d:
         yield Path(d)
+
+
+# --- organizers ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_organizer(app):
+    from forum.auth import create_organizer
+
+    def factory(
+        email="orga@forum.example.org", password="richtig-langes-passwort", admin=False, forums=()
+    ):
+        organizer = create_organizer(email, password, is_admin=admin)
+        for forum in forums:
+            organizer.forums.append(forum)
+        db.session.commit()
+        return organizer
+
+    return factory
+
+
+@pytest.fixture
+def login(client, make_organizer):
+    """Log a test client in as a (new) organizer through the real login page."""
+
+    def do(email="orga@forum.example.org", admin=True, forums=(), as_client=None):
+        password = "richtig-langes-passwort"
+        make_organizer(email=email, password=password, admin=admin, forums=forums)
+        c = as_client or client
+        response = c.post("/admin/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return c
+
+    return do

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what the tests need (Redis, PostgreSQL, Chromium, the package with its test extra)
+# and run the whole suite twice: on SQLite, then on a PostgreSQL server started for the run.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+
+need_apt redis-server postgresql chromium curl
+ensure_venv "[test]"
+PY="$VENV/bin/python"
+
+echo ">> ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check . >/dev/null || { "$VENV/bin/ruff" format --diff . | head -50; exit 1; }
+
+status=0
+echo ">> tests on SQLite"
+"$PY" -m pytest -q -p no:cacheprovider "$@" || status=1
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+PG_DIR="$(mktemp -d /tmp/forum-pg.XXXXXX)"
+PG_PORT="${PG_PORT:-55432}"
+chown postgres "$PG_DIR" 2>/dev/null || true
+pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop_pg() { pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+trap stop_pg EXIT
+pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres forum_test
+
+echo ">> tests on PostgreSQL"
+FORUM_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/forum_test" \
+  "$PY" -m pytest -q -p no:cacheprovider "$@" || status=1
+
+[ $status = 0 ] && echo ">> all passed on SQLite and PostgreSQL" || echo ">> FAILURES (see above)"
+exit $status

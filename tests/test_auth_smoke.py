@@ -1,0 +1,35 @@
+"""Organizer login through the real page."""
+
+from __future__ import annotations
+
+
+def test_login_and_home(client, login, make_round):
+    rnd = make_round()
+    login(admin=True)
+    home = client.get("/admin/")
+    assert home.status_code == 200
+    assert rnd.title in home.get_data(as_text=True)
+
+
+def test_wrong_password_is_refused(client, make_organizer):
+    make_organizer()
+    response = client.post(
+        "/admin/login", data={"email": "orga@forum.example.org", "password": "falsch-falsch-falsch"}
+    )
+    assert response.status_code == 401
+    assert "falsch" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_organizer_create_command(runner):
+    result = runner.invoke(
+        args=["organizer", "create", "neu@forum.example.org", "--admin", "--password-stdin"],
+        input="ein-sicheres-passwort\n",
+    )
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(
+        args=["organizer", "create", "NEU@forum.example.org", "--password-stdin"],
+        input="ein-sicheres-passwort\n",
+    )
+    assert again.exit_code != 0
+    assert "exists already" in again.output
