@@ -38,6 +38,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'forum.sqlite'}"
         )
+    rq_url = app.config["RQ_CONNECTION"]
+    if isinstance(rq_url, str) and "socket_connect_timeout" not in rq_url:
+        # Redis down must not hang a request: fail fast, the outbox sweep delivers later.
+        sep = "&" if "?" in rq_url else "?"
+        app.config["RQ_CONNECTION"] = f"{rq_url}{sep}socket_connect_timeout=3"
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["RQ_CONNECTION"]
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})

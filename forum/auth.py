@@ -246,7 +246,7 @@ def create_command(email, admin, name, password_stdin, forum_slugs):
 @organizer_cli.command("demo")
 def demo_command():
     """Create the demo admin for the development setup, once."""
-    email = current_app.config.get("DEMO_ORGANIZER_EMAIL", "admin@kommunalforum.localhost")
+    email = current_app.config.get("DEMO_ORGANIZER_EMAIL", "admin@kommunalforum.example")
     password = current_app.config.get("DEMO_ORGANIZER_PASSWORD", "demo-passwort")
     if find_organizer(email) is None:
         create_organizer(email, password, is_admin=True, name="Demo-Admin")

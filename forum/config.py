@@ -18,7 +18,7 @@ class Defaults:
 
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
-    MAIL_DEFAULT_SENDER = "Kommunalforum <noreply@kommunalforum.localhost>"
+    MAIL_DEFAULT_SENDER = "Kommunalforum <noreply@kommunalforum.example>"
     MAIL_TIMEOUT = 15  # seconds, for connect and every SMTP command
     MAIL_SUPPRESS_SEND = False
     MAIL_RETRY_INTERVALS = [10, 30, 120, 600, 1800, 3600]

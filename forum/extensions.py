@@ -38,8 +38,8 @@ LANGUAGES = ("de", "en")
 
 
 def select_locale() -> str:
-    """German first: an explicit choice (``?lang=``, stored in the session) wins, then the
-    browser's preference among the languages we have, then German."""
+    """German first: an explicit choice (``?lang=``, stored in the session) wins; otherwise
+    German, whatever the browser prefers (many German offices run English browsers)."""
     try:
         chosen = request.args.get("lang")
     except RuntimeError:  # outside a request (jobs, CLI): the caller uses force_locale
@@ -49,4 +49,4 @@ def select_locale() -> str:
         return chosen
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    return request.accept_languages.best_match(LANGUAGES, default="de") or "de"
+    return "de"

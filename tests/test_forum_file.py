@@ -1,0 +1,154 @@
+"""``flask forum load``: the file format of PRODUCT.md, strict validation, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.extensions import db
+from forum.models import Forum, Meeting, Round
+
+GOOD = """
+[forum]
+slug = "meine-kommune-weiterdenken"
+title = "Meine Kommune weiterdenken"
+summary = "Forum für Entscheidungsträger*innen aus Bayern und Baden-Württemberg"
+description = "Ein *Forum*."
+
+[[rounds]]
+slug = "mkw-2027"
+title = "Staffel 2027"
+seats = 24
+opens = 2026-12-01T00:00:00+01:00
+closes = 2027-01-31T23:59:00+01:00
+admission = "review"
+auto_promote = true
+offer_hours = 168
+confirm_hours = 48
+states = ["DE-BY", "DE-BW"]
+roles = ["lord_mayor", "mayor", "district_administrator", "deputy", "head_of_office"]
+body_types = ["city", "municipality", "district"]
+max_per_state = 14
+max_per_organisation = 2
+
+[[rounds.meetings]]
+title = "1. Arbeitstreffen"
+starts = 2027-03-10T10:00:00+01:00
+ends = 2027-03-11T16:00:00+01:00
+venue = "Nürnberg"
+"""
+
+
+def write(tmp_path, text, name="forum.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def counts():
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(m)) for m in (Forum, Round, Meeting)
+    )
+
+
+def test_load_creates_and_is_idempotent(runner, tmp_path):
+    path = write(tmp_path, GOOD)
+    first = runner.invoke(args=["forum", "load", path])
+    assert first.exit_code == 0, first.output
+    assert "created: round mkw-2027" in first.output
+    assert counts() == (1, 1, 1)
+    db.session.expire_all()
+    rnd = db.session.scalar(select(Round))
+    assert rnd.seats == 24 and rnd.max_per_state == 14 and rnd.states == ["DE-BY", "DE-BW"]
+    assert rnd.opens.utcoffset().total_seconds() == 0  # stored as UTC
+    assert rnd.opens.isoformat() == "2026-11-30T23:00:00+00:00"
+
+    second = runner.invoke(args=["forum", "load", path])
+    assert second.exit_code == 0
+    assert "unchanged: round mkw-2027" in second.output
+    assert counts() == (1, 1, 1)
+
+    changed = write(tmp_path, GOOD.replace('title = "Staffel 2027"', 'title = "Staffel 2027/28"'))
+    third = runner.invoke(args=["forum", "load", changed])
+    assert "updated: round mkw-2027" in third.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Round.title)) == "Staffel 2027/28"
+    assert counts() == (1, 1, 1)
+
+
+def test_demo_file_loads(runner):
+    result = runner.invoke(args=["forum", "load", "demo/meine-kommune-weiterdenken.toml"])
+    assert result.exit_code == 0, result.output
+    rnd = db.session.scalar(select(Round).where(Round.slug == "mkw-2027"))
+    assert len(rnd.meetings) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("seats = 24", 'seats = 24\ncolour = "red"'), "(mkw-2027).colour: unknown key"),
+        (("seats = 24", 'seats = "viele"'), "(mkw-2027).seats: expected a whole number"),
+        (("seats = 24", "seats = 0"), "(mkw-2027).seats: must be at least 1"),
+        (('"DE-BW"]', '"DE-XX"]'), "(mkw-2027).states: unknown code 'DE-XX'"),
+        (('"head_of_office"]', '"king"]'), "(mkw-2027).roles: unknown code 'king'"),
+        (('admission = "review"', 'admission = "lottery"'), "(mkw-2027).admission"),
+        (
+            ("closes = 2027-01-31T23:59:00+01:00", "closes = 2026-11-01T23:59:00+01:00"),
+            "(mkw-2027).closes: must be after opens",
+        ),
+        (
+            ('venue = "Nürnberg"\n', ""),
+            "(mkw-2027).meetings[1].venue: missing",
+        ),
+        (
+            ("opens = 2026-12-01T00:00:00+01:00", "opens = 2026-12-01T00:00:00"),
+            "(mkw-2027).opens: needs a UTC offset",
+        ),
+        (('slug = "mkw-2027"', 'slug = "MKW 2027"'), "slug: use lowercase letters"),
+        (("max_per_state = 14", "max_per_state = 40"), "max_per_state: must not exceed seats"),
+        (('[forum]\nslug = "meine-kommune-weiterdenken"', "[forum]"), "forum.slug: missing"),
+        (("[[rounds]]", "[[rundes]]\n[[rounds]]"), "rundes: unknown key"),
+        (('title = "Staffel 2027"', "title = "), "not valid TOML"),
+    ],
+)
+def test_bad_file_names_the_key_and_changes_nothing(runner, tmp_path, change, expected):
+    runner.invoke(args=["forum", "load", write(tmp_path, GOOD, "good.toml")])
+    before = counts()
+    bad = GOOD.replace(*change, 1)
+    assert bad != GOOD
+    # A second round that would be created if the file were applied partly.
+    bad = (
+        bad.replace(
+            "[[rounds]]",
+            '[[rounds]]\nslug = "neu"\ntitle = "Neu"\nseats = 3\n'
+            "opens = 2026-12-01T00:00:00+01:00\ncloses = 2027-01-01T00:00:00+01:00\n"
+            'states = ["DE-BY"]\nroles = ["mayor"]\nbody_types = ["city"]\n\n'
+            "[[rounds]]",
+            1,
+        )
+        if "rundes" not in expected
+        else bad
+    )
+    result = runner.invoke(args=["forum", "load", write(tmp_path, bad, "bad.toml")])
+    assert result.exit_code != 0
+    assert expected in result.output, result.output
+    assert "nothing was changed" in result.output
+    db.session.expire_all()
+    assert counts() == before
+    assert db.session.scalar(select(Round.title).where(Round.slug == "mkw-2027")) == "Staffel 2027"
+
+
+def test_missing_file(runner, tmp_path):
+    result = runner.invoke(args=["forum", "load", str(tmp_path / "nope.toml")])
+    assert result.exit_code != 0
+    assert "cannot read the file" in result.output
+
+
+def test_round_slug_of_another_forum_is_refused(runner, tmp_path):
+    runner.invoke(args=["forum", "load", write(tmp_path, GOOD, "a.toml")])
+    other = GOOD.replace('slug = "meine-kommune-weiterdenken"', 'slug = "anderes-forum"')
+    result = runner.invoke(args=["forum", "load", write(tmp_path, other, "b.toml")])
+    assert result.exit_code != 0
+    assert "already belongs to another forum" in result.output
+    db.session.expire_all()
+    assert counts() == (1, 1, 1)

@@ -1,0 +1,124 @@
+"""The mail pipeline loses nothing: Redis down, SMTP down, jobs run twice, bad headers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from forum.extensions import db
+from forum.mail import MailHeaderError, RenderedMail, build_message
+from forum.models import OutboxMessage
+from forum.outbox import deliver_message, queue_mail
+from registration.models import Application
+
+from .conftest import application_data, free_port
+
+
+@pytest.mark.parametrize("rate_limits", [False, True])
+def test_redis_down_apply_still_works_and_sweep_delivers(
+    make_app, app, client, make_round, smtp, runner, work, rate_limits
+):
+    rnd = make_round()
+    down = make_app(
+        RQ_CONNECTION=f"redis://127.0.0.1:{free_port()}/0", RATELIMIT_ENABLED=rate_limits
+    )
+    response = down.test_client().post(f"/rounds/{rnd.slug}/apply", data=application_data())
+    assert response.status_code == 302  # the applicant sees the normal page
+    page = down.test_client().get(response.headers["Location"])
+    assert "Postfach" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(Application)).status == "pending_email"
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.sent_at is None
+    assert work() == 0 and smtp.messages == []  # nothing reached the queue
+
+    # Redis is back: the maintenance run sweeps the outbox.
+    result = runner.invoke(args=["maintenance", "run"])
+    assert "outbox_enqueued: 1" in result.output
+    work()
+    assert len(smtp.messages) == 1
+    # Sweeping again changes nothing: the row is sent.
+    assert "outbox_enqueued: 0" in runner.invoke(args=["maintenance", "run"]).output
+    work()
+    assert len(smtp.messages) == 1
+
+
+def test_smtp_down_then_back_delivers_once(client, make_round, smtp, runner, work):
+    rnd = make_round()
+    smtp.stop()
+    client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
+    work()
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.sent_at is None and message.failed_at is None
+    assert message.attempts == 1
+    assert "Connection refused" in message.last_error or "Errno" in message.last_error
+
+    smtp.start()
+    result = runner.invoke(args=["maintenance", "run"])
+    assert "outbox_enqueued: 1" in result.output
+    work()
+    assert len(smtp.messages) == 1
+    # The retry RQ scheduled meanwhile comes due and finds the row sent.
+    time.sleep(1.2)
+    work()
+    assert len(smtp.messages) == 1
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, message.id).sent_at is not None
+
+
+def test_temporary_smtp_refusal_is_retried_by_rq(client, make_round, smtp, work):
+    rnd = make_round()
+    smtp.sink.fail_with = "451 4.3.0 Bitte später erneut versuchen"
+    client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
+    work()
+    assert smtp.messages == []
+    message = db.session.scalar(select(OutboxMessage))
+    assert "451" in message.last_error and message.failed_at is None
+    smtp.sink.fail_with = None
+    deadline = time.time() + 10
+    while not smtp.messages and time.time() < deadline:
+        time.sleep(0.5)
+        work()
+    assert len(smtp.messages) == 1
+
+
+def test_permanent_refusal_marks_failed(app, smtp, work):
+    smtp.sink.fail_with = "550 5.1.1 Unbekannte Adresse"
+    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    db.session.commit()
+    work()
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.failed_at is not None and message.sent_at is None
+    assert "550" in message.last_error
+
+
+def test_job_run_twice_sends_once(app, smtp, work):
+    queue_mail("x@gemeinde.de", "application_submitted", "en", _context())
+    db.session.commit()
+    message_id = db.session.scalar(select(OutboxMessage.id))
+    work()
+    assert deliver_message(message_id) == "skipped"
+    assert len(smtp.messages) == 1
+    assert smtp.messages[0]["Subject"] == "Application received: Runde X"
+
+
+def _context():
+    return {
+        "first_name": "Jürgen",
+        "last_name": "Weiß",
+        "round_title": "Runde X",
+        "status_url": "https://forum.example.org/status/abc",
+    }
+
+
+@pytest.mark.parametrize("bad", ["Betreff\r\nBcc: opfer@example.org", "a\nb"])
+def test_header_injection_is_refused(app, bad):
+    with pytest.raises(MailHeaderError):
+        build_message("x@gemeinde.de", RenderedMail(subject=bad, text="t", html="<p>t</p>"))
+    with pytest.raises(MailHeaderError):
+        build_message(
+            "x@gemeinde.de",
+            RenderedMail(subject="ok", text="t", html="h", headers={"X-Test": bad}),
+        )
