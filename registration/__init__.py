@@ -10,10 +10,14 @@ def init_app(app: Flask) -> None:
     from forum.maintenance import register_task
 
     from . import (
+        admin,
         models,  # noqa: F401
         views,
     )
+    from .admission import lapse_expired_offers
     from .services import expire_unconfirmed
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
+    register_task(app, "lapsed_offers", lapse_expired_offers)

@@ -8,13 +8,24 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
 
@@ -163,3 +174,79 @@ PREFILL_FIELDS = (
     "role",
     "department",
 )
+
+
+# --- applicants: offer and status page -------------------------------------------------------
+
+
+class OfferForm(FlaskForm):
+    """Accept or decline an offered seat: the buttons are ``name="action"``."""
+
+    action = StringField(validators=[DataRequired(), AnyOf(["accept", "decline"])])
+
+
+class WithdrawForm(FlaskForm):
+    confirm = BooleanField(
+        _l("Ja, ich ziehe meine Bewerbung zurück."),
+        validators=[DataRequired(_l("Bitte bestätigen Sie, dass Sie zurückziehen möchten."))],
+    )
+
+
+# --- organizers ----------------------------------------------------------------------------------
+
+
+class DecisionForm(FlaskForm):
+    """POST ``/admin/applications/<id>/decision``: ``action`` = admit | waitlist | reject."""
+
+    action = RadioField(
+        _l("Entscheidung"),
+        choices=[
+            SelectChoice("admit", _l("Zulassen (Platz anbieten; ist keiner frei: Warteliste)")),
+            SelectChoice("waitlist", _l("Auf die Warteliste setzen")),
+            SelectChoice("reject", _l("Absagen")),
+        ],
+        validators=[InputRequired(_l("Bitte wählen Sie eine Entscheidung."))],
+    )
+    message = TextAreaField(
+        _l("Nachricht an die Bewerberin / den Bewerber (optional, steht in der E-Mail)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=2000)],
+    )
+
+
+class BulkDecisionForm(DecisionForm):
+    """The same decision for several applications selected in the list."""
+
+    ids = SelectMultipleField(
+        _l("Auswahl"),
+        coerce=int,
+        validate_choice=False,
+        validators=[DataRequired(_l("Bitte wählen Sie mindestens eine Bewerbung aus."))],
+    )
+
+    def validate_ids(self, field):
+        if len(field.data or []) > 500:
+            raise ValidationError(_l("Bitte höchstens 500 Bewerbungen auf einmal."))
+
+
+class RevokeForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Begründung (steht in der Historie und in der E-Mail an die Person)"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=2000)],
+    )
+
+
+class MoveForm(FlaskForm):
+    position = IntegerField(
+        _l("Neuer Platz auf der Warteliste"),
+        validators=[
+            InputRequired(_l("Bitte geben Sie eine Zahl an.")),
+            NumberRange(min=1, max=100_000, message=_l("Bitte eine Zahl ab 1.")),
+        ],
+    )
+    reason = StringField(
+        _l("Grund (steht in der Historie)"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
+    )

@@ -65,7 +65,11 @@ class Application(db.Model):
             postgresql_where=text(_live_sql),
         ),
         Index("ix_application_round_status", "round_id", "status"),
-        Index("ix_application_round_waitlist", "round_id", "waitlist_position"),
+        # Waitlist positions are 1..n per round; the database refuses duplicates (NULLs, for
+        # applications not on the waitlist, are distinct on both databases).
+        Index("uq_application_round_waitlist", "round_id", "waitlist_position", unique=True),
+        # The maintenance run looks for offers past their deadline.
+        Index("ix_application_status_offer_deadline", "status", "offer_deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -80,3 +80,87 @@ def notify_submitted(application: Application) -> None:
     queue_mail(
         application.email, "application_submitted", application.locale, _base_context(application)
     )
+
+
+# --- review, offers and the waitlist ---------------------------------------------------------
+
+
+def notify_waitlisted(application: Application, message: str = "") -> None:
+    queue_mail(
+        application.email,
+        "application_waitlisted",
+        application.locale,
+        {
+            **_base_context(application),
+            "position": application.waitlist_position,
+            "message": message,
+        },
+    )
+
+
+def notify_offered(application: Application, message: str = "") -> None:
+    queue_mail(
+        application.email,
+        "application_offered",
+        application.locale,
+        {
+            **_base_context(application),
+            "offer_url": offer_url(application),
+            "offer_deadline": application.offer_deadline.isoformat(),
+            "message": message,
+        },
+    )
+
+
+def notify_accepted(application: Application) -> None:
+    from .calendar import meetings_ics
+
+    queue_mail(
+        application.email,
+        "application_accepted",
+        application.locale,
+        _base_context(application),
+        attachments=[
+            {
+                "filename": f"{application.round.slug}.ics",
+                "content_type": "text/calendar; charset=utf-8; method=PUBLISH",
+                "data": meetings_ics(application.round),
+            }
+        ],
+    )
+
+
+def notify_rejected(application: Application, message: str = "") -> None:
+    queue_mail(
+        application.email,
+        "application_rejected",
+        application.locale,
+        {**_base_context(application), "message": message},
+    )
+
+
+def notify_declined(application: Application) -> None:
+    queue_mail(
+        application.email, "application_declined", application.locale, _base_context(application)
+    )
+
+
+def notify_lapsed(application: Application) -> None:
+    queue_mail(
+        application.email, "application_lapsed", application.locale, _base_context(application)
+    )
+
+
+def notify_withdrawn(application: Application) -> None:
+    queue_mail(
+        application.email, "application_withdrawn", application.locale, _base_context(application)
+    )
+
+
+def notify_revoked(application: Application, message: str = "") -> None:
+    queue_mail(
+        application.email,
+        "application_revoked",
+        application.locale,
+        {**_base_context(application), "message": message},
+    )

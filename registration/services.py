@@ -15,7 +15,7 @@ from forum.extensions import db
 from forum.models import Round
 from forum.privacy import PRIVACY_VERSION
 
-from . import eligibility, lifecycle, notifications
+from . import admission, eligibility, lifecycle, notifications
 from .models import LIVE, Actor, Application, Status
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
@@ -164,25 +164,24 @@ def check_confirm_token(token: str, now: datetime | None = None) -> ConfirmResul
 
 
 def confirm_application(token: str, now: datetime | None = None) -> ConfirmResult:
-    """The POST behind the confirmation link: ``pending_email`` -> ``submitted``."""
+    """The POST behind the confirmation link: ``pending_email`` -> ``submitted``; in a
+    ``first_come`` round then at once ``offered`` while seats are free, else ``waitlisted``."""
     result = check_confirm_token(token, now)
     if result.outcome != ConfirmOutcome.READY:
         return result
     application = result.application
+    # Under the round's lock: two clicks on the link, or first-come applicants confirming at
+    # the same moment, are serialized; the status read before the lock may be stale.
+    rnd = admission.lock_round(application.round_id)
+    db.session.refresh(application)
+    if application.status != Status.PENDING_EMAIL:
+        return ConfirmResult(ConfirmOutcome.ALREADY, application)
     application.confirmed_at = now or utcnow()
     lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt")
-    after_confirm = _after_confirm_hooks()
-    for hook in after_confirm:
-        hook(application)
+    admission.admit_on_confirm(application, rnd)
     if application.status == Status.SUBMITTED:
         notifications.notify_submitted(application)
     return ConfirmResult(ConfirmOutcome.CONFIRMED, application)
-
-
-def _after_confirm_hooks():
-    from flask import current_app
-
-    return current_app.extensions.get("registration_after_confirm", [])
 
 
 def resend_confirmation(token: str, now: datetime | None = None) -> ConfirmResult:
@@ -237,6 +236,17 @@ def expire_unconfirmed(now: datetime | None = None) -> int:
 def application_for_status_token(token: str) -> Application | None:
     try:
         payload = read_token(Purpose.STATUS, token)
+    except (TokenInvalid, TokenExpired):
+        return None
+    return _application_by_public_id(payload["a"])
+
+
+def application_for_offer_token(token: str) -> Application | None:
+    """The application an offer link names. Offer links do not expire by themselves: the
+    offer's deadline (in the database) decides, and an application is offered a seat at most
+    once, so the status tells whether the link may still act."""
+    try:
+        payload = read_token(Purpose.OFFER, token)
     except (TokenInvalid, TokenExpired):
         return None
     return _application_by_public_id(payload["a"])

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from forum.codes import who_may_apply
@@ -11,16 +21,21 @@ from forum.db import utcnow
 from forum.extensions import db, limiter
 from forum.models import Round
 
-from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm
+from . import admission
+from .admission import Outcome as AdmissionOutcome
+from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm, OfferForm, WithdrawForm
+from .models import Application, Status
 from .services import (
     ConfirmOutcome,
     Outcome,
+    application_for_offer_token,
     application_for_status_token,
     check_confirm_token,
     confirm_application,
     resend_confirmation,
     submit_application,
 )
+from .tokens import Purpose, make_token
 
 bp = Blueprint("registration", __name__)
 
@@ -115,9 +130,102 @@ def resend(token: str):
     ), 410 if result.outcome == ConfirmOutcome.EXPIRED else 404
 
 
+def _status_page(application: Application, token: str, withdraw_form=None, status: int = 200):
+    offer_token = None
+    if application.status == Status.OFFERED:
+        offer_token = make_token(Purpose.OFFER, application.public_id)
+    return render_template(
+        "registration/status.html",
+        application=application,
+        token=token,
+        offer_token=offer_token,
+        offer_form=OfferForm(formdata=None),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        withdrawable=application.status in admission.WITHDRAWABLE,
+        now=utcnow(),
+    ), status
+
+
 @bp.get("/status/<token>")
 def status(token: str):
     application = application_for_status_token(token)
     if application is None:
         return render_template("registration/bad_link.html"), 404
-    return render_template("registration/status.html", application=application, token=token)
+    return _status_page(application, token)
+
+
+@bp.post("/status/<token>/withdraw")
+def withdraw(token: str):
+    application = application_for_status_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _status_page(application, token, withdraw_form=form, status=422)
+    result = admission.withdraw(application)
+    if result.outcome != AdmissionOutcome.WITHDRAWN:
+        db.session.rollback()
+        flash(_("Diese Bewerbung lässt sich nicht mehr zurückziehen."), "error")
+        return redirect(url_for("registration.status", token=token))
+    db.session.commit()
+    flash(_("Sie haben Ihre Bewerbung zurückgezogen. Eine Bestätigung ist unterwegs."), "success")
+    return redirect(url_for("registration.status", token=token))
+
+
+@bp.route("/offers/<token>", methods=["GET", "POST"])
+def offer(token: str):
+    """The offer page: GET shows the offer and changes nothing; the buttons POST ``action`` =
+    ``accept`` | ``decline``."""
+    application = application_for_offer_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    form = OfferForm()
+    code = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            db.session.rollback()
+            return _offer_page(application, token, form, 400, invalid=True)
+        if form.action.data == "accept":
+            result = admission.accept_offer(application)
+        else:
+            result = admission.decline_offer(application)
+        if result.outcome == AdmissionOutcome.REFUSED:
+            db.session.rollback()
+            code = 409
+        else:
+            db.session.commit()
+            if result.outcome == AdmissionOutcome.LAPSED:
+                code = 410
+            else:
+                if result.outcome == AdmissionOutcome.ACCEPTED:
+                    flash(_("Vielen Dank für Ihre Zusage! Wir freuen uns auf Sie."), "success")
+                else:
+                    flash(
+                        _("Sie haben den Platz abgelehnt. Vielen Dank für Ihre Rückmeldung."),
+                        "info",
+                    )
+                return redirect(url_for("registration.offer", token=token))
+    return _offer_page(application, token, form, code)
+
+
+def _offer_page(application, token, form, code, invalid=False):
+    now = utcnow()
+    expired = (
+        application.status == Status.OFFERED
+        and application.offer_deadline is not None
+        and application.offer_deadline < now
+    )
+    if expired and code == 200:
+        code = 410
+    return render_template(
+        "registration/offer.html",
+        application=application,
+        token=token,
+        form=form,
+        expired=expired,
+        invalid=invalid,
+        status_link=url_for(
+            "registration.status", token=make_token(Purpose.STATUS, application.public_id)
+        ),
+    ), code

@@ -383,3 +383,129 @@ def login(client, make_organizer):
         return c
 
     return do
+
+
+# --- review and admission (issue 3) ---------------------------------------------------------
+
+
+@pytest.fixture
+def make_application(app):
+    """Store a confirmed application (status ``submitted``) through the lifecycle, without the
+    HTTP round trip: ``make_application(rnd, email=..., state=..., organisation=...)``."""
+    from registration import lifecycle
+    from registration.models import Actor, Application, Status
+    from registration.services import normalize_email, normalize_organisation
+
+    counter = {"n": 0}
+
+    def factory(rnd: Round, **overrides) -> Application:
+        counter["n"] += 1
+        n = counter["n"]
+        data = application_data(
+            first_name=f"Vorname{n}",
+            last_name=f"Nachname{n}",
+            email=f"person{n}@gemeinde-{n}.de",
+            organisation=f"Gemeinde {n}",
+        )
+        data.update(overrides)
+        now = utcnow()
+        application = Application(
+            round_id=rnd.id,
+            locale=data.pop("locale", "de"),
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            email_normalized=normalize_email(data["email"]),
+            phone=data.get("phone", ""),
+            organisation=data["organisation"],
+            organisation_normalized=normalize_organisation(data["organisation"]),
+            body_type=data["body_type"],
+            state=data["state"],
+            role=data["role"],
+            department=data.get("department", ""),
+            motivation=data["motivation"],
+            challenge=data["challenge"],
+            commitment=True,
+            privacy_consent_at=now,
+            privacy_version="test",
+            created_at=now,
+            confirmed_at=now,
+        )
+        db.session.add(application)
+        lifecycle.start(application)
+        lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "bestätigt")
+        db.session.commit()
+        return application
+
+    return factory
+
+
+class LiveServer:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
+        self.url = url
+        self.proc = proc
+        self.log = log
+
+
+@pytest.fixture(scope="session")
+def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[LiveServer]:
+    """The service under gunicorn with several worker processes and threads, on the test
+    database and Redis (real CSRF, rate limits off). Tests share it; the ``app`` fixture
+    empties the tables before each test as usual."""
+    import sys
+
+    import requests
+
+    port = free_port()
+    instance = tmp_path_factory.mktemp("live-instance")
+    log = instance / "gunicorn.log"
+    env = {
+        **os.environ,
+        "FORUM_SQLALCHEMY_DATABASE_URI": database_url,
+        "FORUM_RQ_CONNECTION": redis_url,
+        "FORUM_SECRET_KEY": "test-secret",
+        "FORUM_RATELIMIT_ENABLED": "false",
+        "FORUM_MAIL_PORT": "1",  # the server only queues mail; tests deliver with work()
+        "FORUM_INSTANCE_PATH": str(instance),
+        "FORUM_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "4",
+                "--threads",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(ROOT),
+                "--timeout",
+                "60",
+                "app:create_app()",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("gunicorn did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.1)
+    yield LiveServer(url, proc, log)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -1,0 +1,265 @@
+"""Read side of the organizers' round page and the CSV export.
+
+Everything is aggregated in the database (``GROUP BY``) and the lists are paged with
+``LIMIT``/``OFFSET``, so a page costs the same handful of queries for 100 applications or
+10,000.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from math import ceil
+
+from sqlalchemy import Select, func, or_, select
+
+from forum.codes import BODY_TYPES, ROLES, STATES
+from forum.extensions import db
+from forum.models import Round
+
+from .models import HOLDING, Application, Status
+
+PER_PAGE = 50
+STATUS_ORDER = [
+    Status.SUBMITTED,
+    Status.WAITLISTED,
+    Status.OFFERED,
+    Status.ACCEPTED,
+    Status.PENDING_EMAIL,
+    Status.REJECTED,
+    Status.DECLINED,
+    Status.LAPSED,
+    Status.WITHDRAWN,
+    Status.REVOKED,
+    Status.EXPIRED,
+]
+
+
+@dataclass
+class Filters:
+    status: str = ""  # "" = all
+    q: str = ""
+    state: str = ""
+    role: str = ""
+    body_type: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        """Query parameters, with anything unknown dropped rather than refused: a filter link
+        someone edited by hand shows the unfiltered list, never an error."""
+
+        def pick(name: str, allowed) -> str:
+            value = args.get(name, "")
+            return value if value in allowed else ""
+
+        try:
+            page = max(1, min(int(args.get("page", 1)), 100_000))
+        except (TypeError, ValueError):
+            page = 1
+        return cls(
+            status=pick("status", {s.value for s in Status}),
+            q=" ".join(str(args.get("q", "")).split())[:100],
+            state=pick("state", STATES),
+            role=pick("role", ROLES),
+            body_type=pick("body_type", BODY_TYPES),
+            page=page,
+        )
+
+    def args(self, **changes) -> dict[str, str | int]:
+        """Query parameters for a link (only the ones set)."""
+        values = {
+            "status": self.status,
+            "q": self.q,
+            "state": self.state,
+            "role": self.role,
+            "body_type": self.body_type,
+            "page": self.page,
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+
+
+@dataclass
+class Breakdown:
+    """Held seats by one attribute: ``rows`` is (code, offered, accepted) ordered by total."""
+
+    rows: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def largest(self) -> int:
+        return max((o + a for _c, o, a in self.rows), default=0)
+
+
+@dataclass
+class Stats:
+    by_status: dict[str, int]
+    offered: int
+    accepted: int
+    by_state: Breakdown
+    by_role: Breakdown
+
+    @property
+    def held(self) -> int:
+        return self.offered + self.accepted
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def round_stats(rnd: Round) -> Stats:
+    """Counts by status and held seats by state and by role: two queries."""
+    by_status = {
+        status: n
+        for status, n in db.session.execute(
+            select(Application.status, func.count())
+            .where(Application.round_id == rnd.id)
+            .group_by(Application.status)
+        )
+    }
+    states: dict[str, list[int]] = {}
+    roles: dict[str, list[int]] = {}
+    for state, role, status, n in db.session.execute(
+        select(Application.state, Application.role, Application.status, func.count())
+        .where(
+            Application.round_id == rnd.id,
+            Application.status.in_([s.value for s in HOLDING]),
+        )
+        .group_by(Application.state, Application.role, Application.status)
+    ):
+        slot = 0 if status == Status.OFFERED else 1
+        states.setdefault(state, [0, 0])[slot] += n
+        roles.setdefault(role, [0, 0])[slot] += n
+
+    def breakdown(table: dict[str, list[int]]) -> Breakdown:
+        rows = [(code, o, a) for code, (o, a) in table.items()]
+        rows.sort(key=lambda r: (-(r[1] + r[2]), r[0]))
+        return Breakdown(rows)
+
+    return Stats(
+        by_status=by_status,
+        offered=by_status.get(Status.OFFERED.value, 0),
+        accepted=by_status.get(Status.ACCEPTED.value, 0),
+        by_state=breakdown(states),
+        by_role=breakdown(roles),
+    )
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filtered(rnd: Round, filters: Filters) -> Select:
+    stmt = select(Application).where(Application.round_id == rnd.id)
+    if filters.status:
+        stmt = stmt.where(Application.status == filters.status)
+    if filters.state:
+        stmt = stmt.where(Application.state == filters.state)
+    if filters.role:
+        stmt = stmt.where(Application.role == filters.role)
+    if filters.body_type:
+        stmt = stmt.where(Application.body_type == filters.body_type)
+    if filters.q:
+        pattern = _like(filters.q)
+        full_name = Application.first_name + " " + Application.last_name
+        stmt = stmt.where(
+            or_(
+                full_name.ilike(pattern, escape="\\"),
+                Application.email.ilike(pattern, escape="\\"),
+                Application.organisation.ilike(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+@dataclass
+class Page:
+    items: list[Application]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+
+def list_page(rnd: Round, filters: Filters, per_page: int = PER_PAGE) -> Page:
+    """One page of the filtered list: one count and one LIMIT/OFFSET query."""
+    stmt = filtered(rnd, filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    pages = max(1, ceil(total / per_page))
+    page = min(filters.page, pages)
+    if filters.status == Status.WAITLISTED:
+        order = (Application.waitlist_position, Application.id)
+    else:
+        order = (Application.id,)
+    items = list(
+        db.session.scalars(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page))
+    )
+    return Page(items, total, page, per_page)
+
+
+# --- CSV export --------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "id",
+    "status",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organisation",
+    "body_type",
+    "state",
+    "role",
+    "department",
+    "waitlist_position",
+    "offer_deadline",
+    "created_at",
+    "confirmed_at",
+    "motivation",
+    "challenge",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice
+    against CSV injection); other values are written as they are."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def export_csv(rnd: Round) -> Iterator[str]:
+    """The round's applications as CSV (with a BOM, so Excel reads UTF-8), in chunks; one
+    query, streamed from the database."""
+    columns = [getattr(Application, name) for name in CSV_COLUMNS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(CSV_COLUMNS)
+    result = db.session.execute(
+        select(*columns)
+        .where(Application.round_id == rnd.id)
+        .order_by(Application.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in result:
+        writer.writerow([neutralise(v) for v in row])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
