@@ -70,7 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     forum_mail.init_app(app)
 
-    from forum import auth, devmail, models, newsletter, privacy  # noqa: F401  (registers models and the loader)
+    from forum import auth, devmail, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
     from forum import views as forum_views
     from registration import init_app as init_registration
 
@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(devmail.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(organizers.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)
