@@ -509,3 +509,35 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# --- newsletter: an SMTP sink that starts refusing after N messages ------------------------------
+
+
+class FlakySMTPSink(SMTPSink):
+    """Accepts ``fail_after`` messages, then answers ``fail_answer`` to every further one (until
+    ``fail_after`` is set to None). ``after_message(count)`` is called after each accepted
+    message, on the server's thread (to act "while a dispatch is running")."""
+
+    def __init__(self):
+        super().__init__()
+        self.fail_after: int | None = None
+        self.fail_answer = "451 4.3.0 Temporary failure, try again later"
+        self.after_message = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.fail_after is not None and len(self.messages) >= self.fail_after:
+            return self.fail_answer
+        answer = await super().handle_DATA(server, session, envelope)
+        if self.after_message is not None and answer.startswith("250"):
+            self.after_message(len(self.messages))
+        return answer
+
+
+@pytest.fixture
+def flaky_smtp(smtp) -> SMTPServer:
+    """The ``smtp`` fixture's server (same port), restarted with a :class:`FlakySMTPSink`."""
+    smtp.stop()
+    smtp.sink = FlakySMTPSink()
+    smtp.start()
+    return smtp

@@ -1,0 +1,169 @@
+"""Subscribers with their consent records, announcements and per-recipient deliveries."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from forum.db import UTCDateTime, utcnow
+from forum.extensions import db
+
+
+def _public_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class SubscriberStatus(enum.StrEnum):
+    PENDING = "pending"  # asked, not yet confirmed: receives nothing but confirmation mails
+    CONFIRMED = "confirmed"  # receives announcements
+    UNSUBSCRIBED = "unsubscribed"  # receives nothing
+
+
+class Source(enum.StrEnum):
+    NEWSLETTER_FORM = "newsletter_form"
+    APPLICATION_FORM = "application_form"
+    IMPORT = "import"
+
+
+class Subscriber(db.Model):
+    __tablename__ = "newsletter_subscriber"
+    __table_args__ = (Index("ix_newsletter_subscriber_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Named in unsubscribe links; random, so that links cannot be guessed from a number.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the last confirmation mail was queued: at most one per hour for a pending address.
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "link" (the page's button), "one-click" (RFC 8058 POST from the mail client)
+    unsubscribed_via: Mapped[str] = mapped_column(String(20), default="")
+
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="subscriber",
+        order_by="ConsentRecord.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id} {self.status}>"
+
+
+class ConsentRecord(db.Model):
+    """One request to subscribe, with what is needed to prove the consent later: when it was
+    asked for and confirmed, through which form (and round), the version of the consent
+    wording shown, and the confirmation mail as it was sent. No IP address is stored."""
+
+    __tablename__ = "newsletter_consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletter_subscriber.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))  # the address as given in this request
+    name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    source: Mapped[str] = mapped_column(String(30))
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("round.id", ondelete="SET NULL"), nullable=True
+    )
+    # Kept as text: rounds are deleted by the retention clean-up, the proof must stay.
+    round_label: Mapped[str] = mapped_column(String(300), default="")
+    wording_version: Mapped[str] = mapped_column(String(40))
+    wording_text: Mapped[str] = mapped_column(Text, default="")
+    privacy_version: Mapped[str] = mapped_column(String(40), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set on the confirmed record when the address unsubscribes (the consent is withdrawn).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outbox_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL"), nullable=True
+    )
+    # Copied from the outbox row when the link in it is used (the mail as it was sent).
+    mail_subject: Mapped[str] = mapped_column(String(300), default="")
+    mail_text: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # e.g. the import file and its line
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
+
+
+class AnnouncementStatus(enum.StrEnum):
+    DRAFT = "draft"
+    QUEUED = "queued"  # dispatch requested, the dispatch job has not yet run
+    SENDING = "sending"  # deliveries created, batches running
+    DONE = "done"  # nothing queued or deferred any more
+
+
+class Announcement(db.Model):
+    __tablename__ = "newsletter_announcement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("round.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    round_label: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # plain text with light Markdown
+    status: Mapped[str] = mapped_column(String(20), default=AnnouncementStatus.DRAFT.value)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by_label: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # The last problem of the dispatch as a whole (e.g. the SMTP server unreachable).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == AnnouncementStatus.DRAFT
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DEFERRED = "deferred"  # a temporary failure; retried automatically
+    FAILED = "failed"  # a permanent failure, or retries used up; retried by hand
+    SKIPPED = "skipped"  # unsubscribed before it was this address's turn
+
+
+#: Statuses a batch still has to work on.
+OPEN_DELIVERY = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
+
+
+class Delivery(db.Model):
+    __tablename__ = "newsletter_delivery"
+    __table_args__ = (
+        UniqueConstraint("announcement_id", "subscriber_id", name="uq_newsletter_delivery"),
+        Index("ix_newsletter_delivery_status", "announcement_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletter_announcement.id", ondelete="CASCADE")
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletter_subscriber.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the SMTP answer
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    subscriber: Mapped[Subscriber] = relationship()
