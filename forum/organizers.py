@@ -76,6 +76,14 @@ class NewOrganizerForm(OrganizerForm):
         validators=[DataRequired(REQUIRED), Length(max=1000), _password_length],
     )
 
+    def validate_email(self, field):
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            field.data = validate_email(field.data or "", check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError(_l("Bitte geben Sie eine gültige E-Mail-Adresse an.")) from None
+
 
 class PasswordForm(FlaskForm):
     password = PasswordField(
