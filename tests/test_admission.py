@@ -37,6 +37,7 @@ def write(app):
 
 
 def reload(application: Application) -> Application:
+    db.session.commit()  # a new transaction sees what other connections committed
     db.session.expire_all()
     return db.session.get(Application, application.id)
 

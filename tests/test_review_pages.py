@@ -19,6 +19,7 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def reload(application: Application) -> Application:
+    db.session.commit()  # a new transaction sees what other connections committed
     db.session.expire_all()
     return db.session.get(Application, application.id)
 
