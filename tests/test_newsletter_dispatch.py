@@ -1,0 +1,479 @@
+"""Announcements: the organizer pages, the command, and the dispatch in batches through a real
+Redis queue and a real SMTP server: exactly one mail per confirmed subscriber, also when a batch
+runs twice or in parallel, when someone unsubscribes during the dispatch, and when the SMTP
+server fails in the middle of a batch."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import func, insert, select, update
+
+from forum.db import utcnow
+from forum.extensions import db, rq
+from forum.newsletter import announcements as ann
+from forum.newsletter.jobs import send_batch
+from forum.newsletter.models import (
+    Announcement,
+    Delivery,
+    Subscriber,
+)
+from forum.newsletter.tokens import Purpose, read_token
+
+UNSUBSCRIBE = re.compile(r"https://forum\.example\.org/newsletter/unsubscribe/([A-Za-z0-9_.\-]+)")
+
+
+def add_subscribers(confirmed: int, pending: int = 0, unsubscribed: int = 0) -> list[str]:
+    """Insert subscribers directly; returns the confirmed addresses in id order."""
+    rows = []
+    for status, count in (
+        ("confirmed", confirmed),
+        ("pending", pending),
+        ("unsubscribed", unsubscribed),
+    ):
+        for i in range(count):
+            address = f"{status}-{i:04d}@kommune-{i % 7}.de"
+            rows.append(
+                {
+                    "email": address,
+                    "email_normalized": address,
+                    "name": f"Leser*in {i}",
+                    "locale": "en" if i % 10 == 0 else "de",
+                    "status": status,
+                    "created_at": utcnow(),
+                }
+            )
+    # Interleave the statuses so that every batch holds some of each.
+    rows.sort(key=lambda r: (r["email"].split("-")[1], r["status"]))
+    db.session.execute(insert(Subscriber), rows)
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            select(Subscriber.email).where(Subscriber.status == "confirmed").order_by(Subscriber.id)
+        )
+    )
+
+
+def announce(runner, rnd, *extra) -> int:
+    result = runner.invoke(args=["newsletter", "announce", rnd.slug, *extra])
+    assert result.exit_code == 0, result.output
+    return int(result.output.strip().splitlines()[0])
+
+
+def run_one(app, queue: str = "bulk") -> None:
+    """Run exactly one job of a queue (in this process, in the app context)."""
+    db.session.commit()
+    with app.app_context():
+        q = rq.get_queue(queue)
+        SimpleWorker([q], connection=q.connection).work(burst=True, max_jobs=1)
+        db.session.remove()
+    db.session.expire_all()
+
+
+def deliveries(announcement_id: int) -> Counter:
+    db.session.commit()
+    return Counter(
+        dict(
+            db.session.execute(
+                select(Delivery.status, func.count(Delivery.id))
+                .where(Delivery.announcement_id == announcement_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+    )
+
+
+def recipients(smtp) -> Counter:
+    return Counter(str(m["To"]) for m in smtp.messages)
+
+
+def longest_line(smtp) -> int:
+    return max(
+        len(line) for env in smtp.sink.envelopes for line in env.original_content.split(b"\r\n")
+    )
+
+
+# --- the dispatch --------------------------------------------------------------------------------
+
+
+def test_dispatch_reaches_each_confirmed_subscriber_exactly_once(
+    app, runner, make_round, smtp, work
+):
+    app.config["NEWSLETTER_BATCH_SIZE"] = 100
+    rnd = make_round(title="Staffel 2027", seats=24)
+    confirmed = add_subscribers(240, pending=30, unsubscribed=30)
+
+    announcement_id = announce(runner, rnd)
+    work()
+
+    got = recipients(smtp)
+    assert set(got) == set(confirmed)
+    assert set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 240}
+    announcement = db.session.get(Announcement, announcement_id)
+    assert announcement.status == "done" and announcement.total == 240
+    assert longest_line(smtp) < 998
+
+    for mail in smtp.messages[:20]:
+        assert mail["Subject"] == f"Neue Runde: Staffel 2027 – {rnd.forum.title}"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert mail["List-Id"].endswith("<newsletter.forum.example.org>")
+        header = UNSUBSCRIBE.search(mail["List-Unsubscribe"]).group(0)
+        assert mail["List-Unsubscribe"].startswith(f"<{header}>")
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        html = mail.get_body(preferencelist=("html",)).get_content()
+        assert header in text and f'href="{header}"' in html  # the link, in both parts
+        assert "Staffel 2027" in text and "24 Plätze" in text
+        # Personal: the token names this recipient.
+        public_id = read_token(Purpose.UNSUBSCRIBE, UNSUBSCRIBE.search(text).group(1))
+        owner = db.session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+        assert owner.email == str(mail["To"])
+    english = next(
+        m for m in smtp.messages if "Unsubscribe" in m.get_body(("plain",)).get_content()
+    )
+    assert english is not None
+
+
+def test_a_batch_run_twice_or_in_parallel_sends_nobody_a_second_mail(
+    app, runner, make_round, smtp, work
+):
+    rnd = make_round()
+    confirmed = add_subscribers(60)
+    announcement_id = announce(runner, rnd)
+    run_one(app)  # the dispatch job: deliveries made, one batch job queued
+    [job] = rq.get_queue("bulk").jobs
+    assert job.func_name.endswith("send_batch")
+    args = job.args
+
+    def run_batch():
+        with app.app_context():
+            try:
+                send_batch(*args)
+            finally:
+                db.session.remove()
+
+    db.session.commit()
+    threads = [threading.Thread(target=run_batch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    run_batch()  # once more, after both
+    work()  # and the queued original
+    got = recipients(smtp)
+    assert set(got) == set(confirmed) and set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 60}
+
+
+def test_unsubscribing_during_a_running_dispatch_stops_the_mail(
+    app, runner, make_round, flaky_smtp, work, client
+):
+    app.config["NEWSLETTER_BATCH_SIZE"] = 25
+    rnd = make_round()
+    confirmed = add_subscribers(60)
+    ids = dict(db.session.execute(select(Subscriber.email, Subscriber.public_id)).all())
+    same_batch, later_batch = confirmed[15], confirmed[45]
+    problems = []
+
+    def unsubscribe_while_sending(count: int) -> None:
+        # Runs on the SMTP server's thread while the worker waits for its answer to mail 5.
+        if count != 5:
+            return
+        from forum.newsletter.tokens import unsubscribe_url
+
+        try:
+            with app.app_context():
+                fresh = app.test_client(use_cookies=False)
+                for address in (same_batch, later_batch):
+                    path = unsubscribe_url(ids[address]).removeprefix("https://forum.example.org")
+                    response = fresh.post(
+                        path,
+                        data=b"List-Unsubscribe=One-Click",
+                        content_type="application/x-www-form-urlencoded",
+                    )
+                    assert response.status_code == 200
+                db.session.remove()
+        except Exception as exc:  # reported below, not lost on the server thread
+            problems.append(exc)
+
+    flaky_smtp.sink.after_message = unsubscribe_while_sending
+    announcement_id = announce(runner, rnd)
+    work()
+
+    assert problems == []
+    got = recipients(flaky_smtp)
+    assert same_batch not in got and later_batch not in got
+    assert set(got) == set(confirmed) - {same_batch, later_batch}
+    assert set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 58, "skipped": 2}
+
+
+def test_smtp_failing_in_the_middle_of_a_batch_is_retried_and_delivers_the_rest_once(
+    app, runner, make_round, flaky_smtp, work, login, client
+):
+    rnd = make_round()
+    confirmed = add_subscribers(80)
+    flaky_smtp.sink.fail_after = 30  # then: 451 for every further mail
+    announcement_id = announce(runner, rnd)
+    work()
+
+    assert len(flaky_smtp.messages) == 30
+    assert deliveries(announcement_id) == {"sent": 30, "deferred": 50}
+    delivery = db.session.scalar(select(Delivery).where(Delivery.status == "deferred"))
+    assert delivery.last_error.startswith("451") and delivery.attempts == 1
+
+    login(forums=[rnd.forum], admin=False)
+    page = client.get(f"/admin/newsletter/announcements/{announcement_id}")
+    html = page.get_data(as_text=True)
+    assert "451 4.3.0 Temporary failure" in html and 'data-delivery="deferred"' in html
+    progress = client.get(f"/admin/newsletter/announcements/{announcement_id}/progress.json").json
+    assert progress["sent"] == 30 and progress["deferred"] == 50 and not progress["done"]
+
+    flaky_smtp.sink.fail_after = None
+    time.sleep(1.2)  # RQ's retry interval in the tests (MAIL_RETRY_INTERVALS)
+    work()
+    got = recipients(flaky_smtp)
+    assert set(got) == set(confirmed) and set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 80}
+    assert db.session.get(Announcement, announcement_id).status == "done"
+
+
+def test_permanent_failures_are_listed_and_retried_by_hand(
+    app, runner, make_round, flaky_smtp, work, login, client
+):
+    rnd = make_round()
+    confirmed = add_subscribers(10)
+    flaky_smtp.sink.fail_after = 6
+    flaky_smtp.sink.fail_answer = "550 5.7.1 Message rejected as spam"
+    announcement_id = announce(runner, rnd)
+    work()
+    assert deliveries(announcement_id) == {"sent": 6, "failed": 4}
+    assert db.session.get(Announcement, announcement_id).status == "done"
+
+    login(forums=[rnd.forum], admin=False)
+    html = client.get(f"/admin/newsletter/announcements/{announcement_id}").get_data(as_text=True)
+    assert html.count('data-delivery="failed"') == 4 and "550 5.7.1 Message rejected" in html
+    flaky_smtp.sink.fail_after = None
+    response = client.post(f"/admin/newsletter/announcements/{announcement_id}/retry")
+    assert response.status_code == 302
+    work()
+    got = recipients(flaky_smtp)
+    assert set(got) == set(confirmed) and set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 10}
+
+
+def test_smtp_server_down_delays_the_dispatch_and_loses_nothing(
+    app, runner, make_round, smtp, work
+):
+    rnd = make_round()
+    confirmed = add_subscribers(12)
+    smtp.stop()
+    announcement_id = announce(runner, rnd)
+    work()
+    assert deliveries(announcement_id) == {"queued": 12}
+    assert "SMTP" in db.session.get(Announcement, announcement_id).last_error
+    smtp.start()
+    time.sleep(1.2)
+    work()
+    assert set(recipients(smtp)) == set(confirmed) and len(smtp.messages) == 12
+
+
+def test_rate_limit_spaces_the_mails(app, runner, make_round, smtp, work):
+    app.config["NEWSLETTER_RATE_PER_MINUTE"] = 600  # one mail per 0.1 s, over all workers
+    rnd = make_round()
+    add_subscribers(8)
+    announce(runner, rnd)
+    started = time.monotonic()
+    work()
+    elapsed = time.monotonic() - started
+    assert len(smtp.messages) == 8
+    assert elapsed >= 0.65
+
+
+def test_maintenance_run_starts_a_dispatch_whose_job_was_lost(app, runner, make_round, smtp, work):
+    from datetime import timedelta
+
+    rnd = make_round()
+    add_subscribers(5)
+    announcement = ann.create_announcement(rnd, "Betreff", "Text", None)
+    db.session.flush()
+    ann.request_dispatch(announcement)
+    db.session.commit()  # committed, but never enqueued (as if Redis was down)
+    work()
+    assert smtp.messages == []
+    db.session.execute(update(Announcement).values(dispatched_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    result = runner.invoke(args=["maintenance", "run"])
+    assert "newsletter_resume: 1" in result.output
+    work()
+    assert len(smtp.messages) == 5
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def test_announce_command_prints_the_id_and_needs_again_for_a_second_time(runner, make_round, smtp):
+    rnd = make_round()
+    first = announce(runner, rnd)
+    assert db.session.get(Announcement, first).status == "queued"
+    again = runner.invoke(args=["newsletter", "announce", rnd.slug])
+    assert again.exit_code == 1 and "--again" in again.output
+    assert db.session.scalar(select(func.count(Announcement.id))) == 1
+    second = announce(runner, rnd, "--again")
+    assert second != first
+    unknown = runner.invoke(args=["newsletter", "announce", "gibt-es-nicht"])
+    assert unknown.exit_code == 1 and "no round" in unknown.output
+
+
+# --- the organizer pages -------------------------------------------------------------------------
+
+
+def test_compose_preview_test_and_dispatch_in_the_organizer_pages(
+    app, client, login, make_round, smtp, work
+):
+    rnd = make_round(title="Staffel 2027", seats=24)
+    confirmed = add_subscribers(3)
+    login(forums=[rnd.forum], admin=False)
+
+    assert client.get("/admin/newsletter/").status_code == 200
+    page = client.get(f"/admin/newsletter/rounds/{rnd.slug}/announce")
+    assert page.status_code == 200
+    form = page.get_data(as_text=True)
+    for expected in (
+        "Staffel 2027",
+        "24 Plätze",
+        "1. Arbeitstreffen",
+        "Nürnberg",
+        "Rathausplatz 2",
+        "Bayern",
+        "Bürgermeister*in",
+        f"https://forum.example.org/rounds/{rnd.slug}/apply",
+        str(rnd.closes.year),
+    ):
+        assert expected in form, expected
+
+    body = "Liebe Kolleg*innen,\n\n" + "Ü" * 3000 + "\n\nhttps://forum.example.org/x"
+    response = client.post(
+        f"/admin/newsletter/rounds/{rnd.slug}/announce",
+        data={"subject": "Neue Runde: Staffel 2027", "body": body},
+    )
+    assert response.status_code == 302
+    path = response.headers["Location"]
+    announcement_id = int(path.rstrip("/").rsplit("/", 1)[1])
+    page = client.get(path).get_data(as_text=True)
+    assert "Liebe Kolleg*innen" in page and "List-Unsubscribe" in page
+    preview = client.get(f"{path}/preview.html")
+    assert (
+        preview.status_code == 200
+        and "frame-ancestors 'self'" in preview.headers["Content-Security-Policy"]
+    )
+    assert '<a href="https://forum.example.org/x">' in preview.get_data(as_text=True)
+    assert client.get(f"{path}/progress.json").json["status"] == "draft"
+
+    # Bad input: no 500, nothing changes.
+    bad = client.post(f"{path}/edit", data={"subject": "", "body": "x"})
+    assert bad.status_code == 422
+    assert (
+        client.post(f"{path}/edit", data={"subject": "a\r\nBcc: x", "body": "x"}).status_code == 422
+    )
+
+    assert client.post(f"{path}/test").status_code == 302
+    work()
+    [test_mail] = smtp.messages
+    assert test_mail["To"] == "orga@forum.example.org"
+    assert test_mail["Subject"] == "[Test] Neue Runde: Staffel 2027"
+    smtp.sink.clear()
+
+    assert client.post(f"{path}/dispatch").status_code == 302
+    work()
+    assert set(recipients(smtp)) == set(confirmed) and len(smtp.messages) == 3
+    assert longest_line(smtp) < 998
+    assert client.get(f"{path}/progress.json").json == {
+        "status": "done",
+        "total": 3,
+        "sent": 3,
+        "failed": 0,
+        "deferred": 0,
+        "skipped": 0,
+        "queued": 0,
+        "percent": 100,
+        "done": True,
+        "last_error": None,
+    }
+    assert client.post(f"{path}/edit", data={"subject": "x", "body": "y"}).status_code == 302
+    assert db.session.get(Announcement, announcement_id).subject == "Neue Runde: Staffel 2027"
+
+    # Announcing the same round again asks for a confirmation in the page.
+    response = client.post(
+        f"/admin/newsletter/rounds/{rnd.slug}/announce", data={"subject": "Erinnerung", "body": "B"}
+    )
+    second = response.headers["Location"]
+    page = client.get(second).get_data(as_text=True)
+    assert 'name="again"' in page
+    refused = client.post(f"{second}/dispatch", follow_redirects=True)
+    assert "bereits angekündigt" in refused.get_data(as_text=True) or "schon angekündigt" in (
+        refused.get_data(as_text=True)
+    )
+    second_id = int(second.rsplit("/", 1)[1])
+    assert db.session.get(Announcement, second_id).status == "draft"
+    assert client.post(f"{second}/dispatch", data={"again": "y"}).status_code == 302
+    work()
+    assert len(smtp.messages) == 6
+
+
+def test_organizer_pages_are_closed_to_other_forums_and_to_visitors(
+    app, client, login, make_round, runner
+):
+    rnd = make_round()
+    announcement_id = announce(runner, rnd)
+    assert client.get(f"/admin/newsletter/announcements/{announcement_id}").status_code == 302
+    login(admin=False)  # an organizer without this forum
+    for path in (
+        f"/admin/newsletter/rounds/{rnd.slug}/announce",
+        f"/admin/newsletter/announcements/{announcement_id}",
+        f"/admin/newsletter/announcements/{announcement_id}/progress.json",
+        "/admin/newsletter/announcements/999999",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert (
+        client.post(f"/admin/newsletter/announcements/{announcement_id}/retry").status_code == 404
+    )
+
+
+def test_organizer_forms_need_csrf_tokens(make_app, make_round, make_organizer, smtp):
+    rnd = make_round()
+    make_organizer(forums=[rnd.forum])
+    strict = make_app(WTF_CSRF_ENABLED=True)
+    with strict.app_context():
+        c = strict.test_client()
+        page = c.get("/admin/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        referer = {"Referer": "https://localhost/admin/login"}
+        c.post(
+            "/admin/login",
+            data={
+                "email": "orga@forum.example.org",
+                "password": "richtig-langes-passwort",
+                "csrf_token": token,
+            },
+            headers=referer,
+        )
+        response = c.post(
+            f"/admin/newsletter/rounds/{rnd.slug}/announce",
+            data={"subject": "x", "body": "y"},
+            headers=referer,
+        )
+        assert response.status_code == 400
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Announcement.id))) == 0
+
+
+@pytest.mark.parametrize("path", ["/static/newsletter-progress.js"])
+def test_progress_script_is_self_hosted(client, path):
+    response = client.get(path)
+    assert response.status_code == 200 and b"data-progress-url" in response.data
