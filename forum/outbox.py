@@ -14,6 +14,7 @@ import logging
 import smtplib
 from datetime import timedelta
 
+import jinja2
 from flask import current_app
 from rq import Retry
 from sqlalchemy import event, or_, select, update
@@ -120,7 +121,13 @@ def claim(message_id: int) -> bool:
     return result.rowcount == 1
 
 
-PERMANENT = (MailHeaderError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
+# Errors that another attempt cannot fix: a refused address, a broken template or header.
+PERMANENT = (
+    MailHeaderError,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    jinja2.TemplateError,
+)
 
 
 def _is_permanent(exc: Exception) -> bool:
@@ -137,7 +144,8 @@ def deliver_message(message_id: int) -> str:
     message = db.session.get(OutboxMessage, message_id)
     try:
         rendered = render_mail(message.template, message.locale, message.context)
-        rendered.headers.update(message.headers)
+        # Transactional mail: no auto-replies (RFC 3834).
+        rendered.headers.update({"Auto-Submitted": "auto-generated", **message.headers})
         send_message(build_message(message.recipient, rendered, message.attachments))
     except Exception as exc:
         db.session.rollback()

@@ -122,3 +122,23 @@ def test_header_injection_is_refused(app, bad):
             "x@gemeinde.de",
             RenderedMail(subject="ok", text="t", html="h", headers={"X-Test": bad}),
         )
+
+
+def test_broken_template_fails_permanently_and_says_why(app, smtp, work):
+    queue_mail("x@gemeinde.de", "application_submitted", "de", {"first_name": "Only"})
+    db.session.commit()
+    work()
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.failed_at is not None and message.sent_at is None
+    assert "UndefinedError" in message.last_error
+    assert smtp.messages == []
+
+
+def test_transactional_mail_headers(app, smtp, work):
+    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    db.session.commit()
+    work()
+    mail = smtp.messages[0]
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail["Message-ID"] and mail["Date"]
+    assert mail.get_body(preferencelist=("plain",)) and mail.get_body(preferencelist=("html",))
