@@ -477,3 +477,55 @@ def test_organizer_forms_need_csrf_tokens(make_app, make_round, make_organizer, 
 def test_progress_script_is_self_hosted(client, path):
     response = client.get(path)
     assert response.status_code == 200 and b"data-progress-url" in response.data
+
+
+def test_fast_messages_equal_the_ordinary_ones(app):
+    """The batch's personalised messages (built once, filled in per recipient) carry the same
+    headers and bodies as :func:`forum.mail.build_message` builds, and keep lines short."""
+    from email import message_from_bytes, policy
+
+    from forum.mail import MailHeaderError, build_message
+    from forum.newsletter.bulk import MessageFactory
+    from forum.newsletter.render import list_headers, render_template_for_batch
+    from forum.newsletter.tokens import unsubscribe_url
+
+    body = "Grüße an alle Bürgermeister*innen!\n\n" + "x" * 2500 + " =ende.\n.\nhttps://a.de/?q=1"
+    template = render_template_for_batch("Neue Runde: Größe – „Test“", body, "de")
+    factory = MessageFactory(template)
+    for address, public_id in (("a.b@kommune.de", "abc123"), ("x@xn--brgermeister-9db.de", "d4")):
+        envelope = factory.build(address, public_id)
+        fast = message_from_bytes(envelope.data, policy=policy.default)
+        url = unsubscribe_url(public_id)
+        ordinary = build_message(
+            address,
+            type(template)(
+                subject=template.subject,
+                text=template.text.replace("NEWSLETTERUNSUBSCRIBEURLPLACEHOLDER", url),
+                html=template.html.replace("NEWSLETTERUNSUBSCRIBEURLPLACEHOLDER", url),
+                headers=list_headers(url),
+            ),
+        )
+        slow = message_from_bytes(ordinary.as_bytes(), policy=policy.default)
+        for name in (
+            "Subject",
+            "From",
+            "To",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "List-Id",
+        ):
+            assert str(fast[name]) == str(slow[name]), name
+        for kind in ("plain", "html"):
+            assert (
+                fast.get_body(preferencelist=(kind,)).get_content()
+                == slow.get_body(preferencelist=(kind,)).get_content()
+            )
+        assert url in fast.get_body(preferencelist=("plain",)).get_content()
+        assert max(len(line) for line in envelope.data.split(b"\r\n")) < 998
+        assert envelope.recipient == address
+    first = factory.build("x@kommune.de", "p1").data
+    second = factory.build("x@kommune.de", "p1").data
+    assert message_from_bytes(first)["Message-ID"] != message_from_bytes(second)["Message-ID"]
+    for bad in ("x@kommune.de\r\nBcc: y@z.de", "jürgen@kommune.de"):
+        with pytest.raises(MailHeaderError, match="refusing"):
+            factory.build(bad, "p1")

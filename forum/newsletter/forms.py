@@ -23,7 +23,9 @@ def strip(value):
 class EmailAddress:
     def __call__(self, form, field):
         try:
-            field.data = validate_email(field.data or "", check_deliverability=False).normalized
+            field.data = validate_email(
+                field.data or "", check_deliverability=False, allow_smtputf8=False
+            ).normalized
         except EmailNotValidError:
             raise ValidationError(
                 _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")

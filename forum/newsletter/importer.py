@@ -178,9 +178,7 @@ def import_csv(path: str | Path) -> ImportReport:
     return import_lines(io.StringIO(content, newline=""), label=path.name, delimiter=delimiter)
 
 
-def import_lines(
-    lines: Iterable[str], label: str = "import", delimiter: str = ","
-) -> ImportReport:
+def import_lines(lines: Iterable[str], label: str = "import", delimiter: str = ",") -> ImportReport:
     report = ImportReport()
     now = utcnow()
     chunk: list[_Row] = []

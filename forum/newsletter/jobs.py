@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from datetime import timedelta
 
 from flask import current_app
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import exists, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
 
-from forum.db import lock_row, utcnow
+from forum.db import lock_row, read_only, utcnow
 from forum.extensions import db, rq
-from forum.mail import MailHeaderError, RenderedMail, build_message, smtp_connection
+from forum.mail import MailHeaderError, smtp_connection
 
+from .bulk import MessageFactory
 from .models import (
     OPEN_DELIVERY,
     Announcement,
@@ -37,7 +39,7 @@ from .models import (
     SubscriberStatus,
 )
 from .ratelimit import RateLimiter
-from .render import personalise, render_template_for_batch
+from .render import render_template_for_batch
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +181,7 @@ def dispatch_announcement(announcement_id: int) -> str:
                     Subscriber.id,
                     literal(DeliveryStatus.QUEUED.value),
                     literal(0),
-                ).where(
-                    Subscriber.status == SubscriberStatus.CONFIRMED.value, *in_range, ~already
-                ),
+                ).where(Subscriber.status == SubscriberStatus.CONFIRMED.value, *in_range, ~already),
             )
         )
         db.session.commit()  # short transactions: other writers get their turn between chunks
@@ -223,43 +223,93 @@ def finish_if_done(announcement_id: int) -> bool:
 
 # --- one batch ---------------------------------------------------------------------------------
 
+#: Deliveries claimed together in one write transaction. Results are written back at the latest
+#: with the next claim (or after a second), so a worker that crashes may leave at most this many
+#: mails sent but not marked; every mail is checked against the subscriber's status right
+#: before it is sent, in a read-only transaction that takes no write lock.
+CLAIM_GROUP = 25
+RECORD_SECONDS = 1.0
 
-def _record(result: tuple[int, dict] | None) -> None:
-    if result is not None:
-        delivery_id, values = result
-        db.session.execute(
-            update(Delivery).where(Delivery.id == delivery_id).values(claimed_until=None, **values)
-        )
+_deliveries = Delivery.__table__
+_subscribers = Subscriber.__table__
+
+_CLAIM = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery_id"),
+        _deliveries.c.status.in_(OPEN_DELIVERY),
+        or_(
+            _deliveries.c.claimed_until.is_(None),
+            _deliveries.c.claimed_until < bindparam("now"),
+        ),
+    )
+    .values(claimed_until=bindparam("until"), attempts=_deliveries.c.attempts + 1)
+)
+_CHECK = (
+    select(
+        _subscribers.c.status,
+        _subscribers.c.email,
+        _subscribers.c.public_id,
+        _subscribers.c.locale,
+        _deliveries.c.attempts,
+    )
+    .select_from(_deliveries.join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id))
+    .where(_deliveries.c.id == bindparam("delivery_id"))
+)
+_MARK_SENT = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        status=DeliveryStatus.SENT.value,
+        sent_at=bindparam("sent_at"),
+        claimed_until=None,
+        last_error=None,
+    )
+)
 
 
-def _claim(delivery_id: int, now) -> tuple[str, str, str, str, int] | None:
-    """Claim one delivery (conditional UPDATE); returns the subscriber's status, address,
-    public id and locale and the delivery's attempts, or None if it is not ours to send."""
-    claimed = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.status.in_(OPEN_DELIVERY),
-            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-        )
-        .values(
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-            attempts=Delivery.attempts + 1,
-        )
-    ).rowcount
-    if claimed != 1:
-        return None
-    return db.session.execute(
-        select(
-            Subscriber.status,
-            Subscriber.email,
-            Subscriber.public_id,
-            Subscriber.locale,
-            Delivery.attempts,
-        )
-        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-        .where(Delivery.id == delivery_id)
-    ).one()
+def _record(results: list[tuple[int, dict]]) -> None:
+    """Write results back (in the current transaction; the caller commits)."""
+    if not results:
+        return
+    conn = db.session.connection()
+    sent = [
+        {"delivery_id": did, "sent_at": values["sent_at"]}
+        for did, values in results
+        if values["status"] == DeliveryStatus.SENT
+    ]
+    if sent:
+        conn.execute(_MARK_SENT, sent)
+    for did, values in results:
+        if values["status"] != DeliveryStatus.SENT:
+            conn.execute(
+                update(_deliveries)
+                .where(_deliveries.c.id == did)
+                .values(claimed_until=None, **values)
+            )
+    results.clear()
+
+
+def _claim(group: list[int], limiter: RateLimiter) -> list[int]:
+    """Claim deliveries with conditional UPDATEs; returns those this job now holds (not sent,
+    failed or held by another copy of the batch)."""
+    now = utcnow()
+    until = now + timedelta(seconds=CLAIM_SECONDS + limiter.expected_seconds(len(group)))
+    conn = db.session.connection()
+    return [
+        did
+        for did in group
+        if conn.execute(_CLAIM, {"delivery_id": did, "now": now, "until": until}).rowcount == 1
+    ]
+
+
+def _check(delivery_id: int):
+    """The subscriber's status, address, public id, locale and the delivery's attempts, read
+    right before sending (a deferred transaction on SQLite: no write lock)."""
+    with read_only():
+        row = db.session.connection().execute(_CHECK, {"delivery_id": delivery_id}).one()
+        db.session.commit()
+    return row
 
 
 def _failure(exc: Exception, attempts: int) -> dict:
@@ -314,63 +364,83 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
         return counts
 
     limiter = RateLimiter.from_config()
-    templates: dict[str, RenderedMail] = {}
-    previous: tuple[int, dict] | None = None  # the result of the last mail, not yet recorded
+    factories: dict[str, MessageFactory] = {}
+    results: list[tuple[int, dict]] = []  # sent or failed, not yet written back
+    held: list[int] = []  # claimed by this job, not yet tried
     try:
         with smtp_connection() as conn:
-            for delivery_id in ids:
-                limiter.wait()
-                now = utcnow()
-                # One short transaction: the previous result, this claim, the status check.
-                _record(previous)
-                previous = None
-                row = _claim(delivery_id, now)
+            for start in range(0, len(ids), CLAIM_GROUP):
+                _record(results)
+                held = _claim(ids[start : start + CLAIM_GROUP], limiter)
                 db.session.commit()
-                if row is None:
-                    continue  # sent, failed, or claimed by another copy of this batch
-                status, email, public_id, locale, attempts = row
-                if status != SubscriberStatus.CONFIRMED:
-                    previous = (delivery_id, {"status": DeliveryStatus.SKIPPED.value})
-                    counts["skipped"] += 1
-                    continue
-                locale = locale if locale in ("de", "en") else "de"
-                if locale not in templates:
-                    templates[locale] = render_template_for_batch(subject, body, locale)
-                try:
-                    message = build_message(email, personalise(templates[locale], public_id))
-                    conn.send(message)
-                except smtplib.SMTPServerDisconnected as exc:
-                    previous = (delivery_id, _failure(exc, attempts))
-                    raise _ConnectionLost(str(exc)) from exc
-                except (smtplib.SMTPException, MailHeaderError) as exc:
-                    # The server refused this message (4xx: later again; 5xx: failed).
-                    previous = (delivery_id, _failure(exc, attempts))
-                    counts[previous[1]["status"]] += 1
-                except OSError as exc:  # timeout, connection reset
-                    previous = (delivery_id, _failure(exc, attempts))
-                    raise _ConnectionLost(str(exc)) from exc
-                else:
-                    previous = (delivery_id, {"status": DeliveryStatus.SENT.value, "sent_at": now})
-                    counts["sent"] += 1
+                recorded = time.monotonic()
+                while held:
+                    delivery_id = held.pop(0)
+                    if results and time.monotonic() - recorded > RECORD_SECONDS:
+                        _record(results)  # keep the progress page current
+                        db.session.commit()
+                        recorded = time.monotonic()
+                    limiter.wait()
+                    status, email, public_id, locale, attempts = _check(delivery_id)
+                    if status != SubscriberStatus.CONFIRMED:
+                        results.append((delivery_id, {"status": DeliveryStatus.SKIPPED.value}))
+                        counts["skipped"] += 1
+                        continue
+                    locale = locale if locale in ("de", "en") else "de"
+                    if locale not in factories:
+                        factories[locale] = MessageFactory(
+                            render_template_for_batch(subject, body, locale)
+                        )
+                    now = utcnow()
+                    try:
+                        envelope = factories[locale].build(email, public_id)
+                        conn.host.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+                    except smtplib.SMTPServerDisconnected as exc:
+                        results.append((delivery_id, _failure(exc, attempts)))
+                        raise _ConnectionLost(str(exc)) from exc
+                    except (smtplib.SMTPException, MailHeaderError) as exc:
+                        # The server refused this message (4xx: later again; 5xx: failed).
+                        results.append((delivery_id, _failure(exc, attempts)))
+                        counts[results[-1][1]["status"]] += 1
+                    except OSError as exc:  # timeout, connection reset
+                        results.append((delivery_id, _failure(exc, attempts)))
+                        raise _ConnectionLost(str(exc)) from exc
+                    else:
+                        results.append(
+                            (delivery_id, {"status": DeliveryStatus.SENT.value, "sent_at": now})
+                        )
+                        counts["sent"] += 1
     except (_ConnectionLost, OSError) as exc:
-        # Connecting failed, or the connection broke: the rest stays queued, RQ retries.
+        # Connecting failed, or the connection broke: what was not tried stays queued (its
+        # claim is released), RQ retries the batch.
         db.session.rollback()
-        _record(previous)
+        _record(results)
+        _release(held)
         _note_error(announcement_id, f"SMTP: {exc}")
         db.session.commit()
         log.warning("newsletter batch %s-%s stopped: %s", first_id, last_id, exc)
         raise DeliveriesDeferred(f"SMTP connection failed: {exc}") from exc
     except Exception:
         db.session.rollback()
-        _record(previous)  # a mail that went out must not go out again
+        _record(results)  # a mail that went out must not go out again
         db.session.commit()
         raise
-    _record(previous)
+    _record(results)
     db.session.commit()
     if counts["deferred"]:
         raise DeliveriesDeferred(f"{counts['deferred']} deliveries deferred, retried later")
     finish_if_done(announcement_id)
     return counts
+
+
+def _release(held: list[int]) -> None:
+    """Give up this job's claims on deliveries it did not try (they stay open)."""
+    if held:
+        db.session.connection().execute(
+            update(_deliveries)
+            .where(_deliveries.c.id.in_(held), _deliveries.c.status.in_(OPEN_DELIVERY))
+            .values(claimed_until=None)
+        )
 
 
 def _note_error(announcement_id: int, message: str) -> None:

@@ -15,8 +15,6 @@ from markupsafe import Markup, escape
 
 from forum.mail import RenderedMail, render_mail
 
-from .tokens import unsubscribe_url
-
 UNSUBSCRIBE_PLACEHOLDER = "NEWSLETTERUNSUBSCRIBEURLPLACEHOLDER"
 # In escaped text: stop at white space, quotes and escaped angle brackets; no trailing dot etc.
 _URL = re.compile(r"https?://(?:(?!&lt;|&gt;|&quot;|&#3[49];)[^\s<>\"'])+")
@@ -87,14 +85,4 @@ def render_template_for_batch(subject: str, body: str, locale: str) -> RenderedM
         "newsletter_announcement",
         locale,
         announcement_context(subject, body, UNSUBSCRIBE_PLACEHOLDER),
-    )
-
-
-def personalise(template: RenderedMail, subscriber_public_id: str) -> RenderedMail:
-    url = unsubscribe_url(subscriber_public_id)
-    return RenderedMail(
-        subject=template.subject,
-        text=template.text.replace(UNSUBSCRIBE_PLACEHOLDER, url),
-        html=template.html.replace(UNSUBSCRIBE_PLACEHOLDER, url),
-        headers=list_headers(url),
     )

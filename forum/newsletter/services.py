@@ -43,15 +43,20 @@ class InvalidAddress(ValueError):
 
 
 def normalize_address(address: str) -> tuple[str, str]:
-    """``(address, key)``: the address as email-validator normalizes it (no DNS look-up), and
-    the lower-cased key that identifies a subscriber."""
+    """``(address, key)``: the address as email-validator normalizes it (no DNS look-up; an
+    international domain in its ASCII form; no non-ASCII local parts), and the lower-cased key
+    that identifies a subscriber."""
     try:
-        info = validate_email((address or "").strip(), check_deliverability=False)
+        info = validate_email(
+            (address or "").strip(), check_deliverability=False, allow_smtputf8=False
+        )
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-    if len(info.normalized) > 254:
+    # ASCII (an international domain in its xn-- form): what the batch mails can carry.
+    address = info.ascii_email or info.normalized
+    if len(address) > 254:
         raise InvalidAddress("the address is longer than 254 characters")
-    return info.normalized, info.normalized.lower()
+    return address, address.lower()
 
 
 def clean_name(name: str | None) -> str:
@@ -433,9 +438,9 @@ def prune_unconfirmed(now: datetime | None = None) -> int:
         delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_(ids))
     ).rowcount
     count = db.session.execute(
-        delete(Subscriber).where(Subscriber.id.in_(ids)).execution_options(
-            synchronize_session=False
-        )
+        delete(Subscriber)
+        .where(Subscriber.id.in_(ids))
+        .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     return count

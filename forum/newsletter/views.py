@@ -84,9 +84,7 @@ def confirm(token: str):
     else:
         result = services.check_confirm_token(token)
     status = 400 if result.outcome == services.ConfirmOutcome.INVALID else 200
-    return render_template(
-        "newsletter/confirm.html", result=result, form=form, token=token
-    ), status
+    return render_template("newsletter/confirm.html", result=result, form=form, token=token), status
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -172,9 +170,7 @@ def compose(slug: str):
     if request.method == "GET":
         form.subject.data, form.body.data = ann.prefill(rnd)
     if form.validate_on_submit():
-        announcement = ann.create_announcement(
-            rnd, form.subject.data, form.body.data, current_user
-        )
+        announcement = ann.create_announcement(rnd, form.subject.data, form.body.data, current_user)
         db.session.commit()
         return redirect(url_for(".announcement", announcement_id=announcement.id))
     previous = db.session.scalars(
@@ -287,9 +283,7 @@ def dispatch(announcement_id: int):
         return redirect(url_for(".announcement", announcement_id=announcement_id))
     db.session.commit()
     if not enqueue_dispatch(announcement_id):
-        flash(
-            _("Der Versand startet, sobald die Warteschlange wieder erreichbar ist."), "warning"
-        )
+        flash(_("Der Versand startet, sobald die Warteschlange wieder erreichbar ist."), "warning")
     else:
         flash(_("Der Versand hat begonnen."), "info")
     return redirect(url_for(".announcement", announcement_id=announcement_id))
