@@ -485,6 +485,10 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
                 str(ROOT),
                 "--timeout",
                 "60",
+                # Test sessions keep connections open between steps; gunicorn's default of 2
+                # seconds races with their reuse (connection reset by peer).
+                "--keep-alive",
+                "120",
                 "app:create_app()",
             ],
             env=env,
@@ -495,9 +499,9 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still starting up
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
