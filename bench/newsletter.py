@@ -120,6 +120,7 @@ class MemorySampler(threading.Thread):
         self.rss_worker_kb = 0
         self.rss_horse_kb = 0
         self.horses: set[int] = set()
+        self.last_rss: dict[int, int] = {}  # per work-horse: its RSS at the last sample
         self._halt = threading.Event()
 
     @staticmethod
@@ -158,6 +159,8 @@ class MemorySampler(threading.Thread):
                 if ppid in self.roots:
                     self.horses.add(pid)
                     rss, hwm = self._memory(pid)
+                    if rss:
+                        self.last_rss[pid] = rss
                     self.rss_horse_kb = max(self.rss_horse_kb, rss)
                     self.peak_horse_kb = max(self.peak_horse_kb, hwm)
             time.sleep(0.02)
@@ -391,6 +394,7 @@ def run(n: int, workers: int, batch_size: int | None, keep: bool) -> dict:
             "peak_horse_mb": sampler.peak_horse_kb / 1024,
             "rss_worker_mb": sampler.rss_worker_kb / 1024,
             "rss_horse_mb": sampler.rss_horse_kb / 1024,
+            "final_horse_mb": max(sampler.last_rss.values(), default=0) / 1024,
             "horses": len(sampler.horses),
             "children_maxrss_mb": children_max_kb / 1024,
             "deliveries": deliveries,
@@ -436,8 +440,9 @@ def main() -> None:
             f"{worker:>18} {horse:>22} {r['horses']:>5} {r['import_s']:>9.1f}"
         )
         print(
-            f"        deliveries: {r['deliveries']}; largest child process (getrusage): "
-            f"{r['children_maxrss_mb']:.1f} MB"
+            f"        deliveries: {r['deliveries']}; work-horse RSS at the end of its job "
+            f"(largest): {r['final_horse_mb']:.0f} MB; largest child (getrusage): "
+            f"{r['children_maxrss_mb']:.0f} MB"
         )
 
 
