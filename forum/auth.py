@@ -31,7 +31,7 @@ from wtforms.validators import DataRequired, Length
 
 from .db import utcnow
 from .extensions import db, limiter, login
-from .models import Forum, Organizer
+from .models import Forum, Organizer, Round
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 # Verified against when the account does not exist, so that timing tells nothing.
@@ -141,6 +141,15 @@ def require_forum(forum_id: int) -> None:
     objects shows nothing, not even that they exist."""
     if not (current_user.is_authenticated and current_user.may_manage(forum_id)):
         abort(404)
+
+
+def round_or_404(slug: str) -> Round:
+    """The round with this slug, if the current organizer manages its forum; else 404."""
+    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
+    if rnd is None:
+        abort(404)
+    require_forum(rnd.forum_id)
+    return rnd
 
 
 def visible_forums_query():

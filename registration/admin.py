@@ -19,23 +19,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from forum.auth import organizer_required, require_forum
+from forum.auth import organizer_required, require_forum, round_or_404
 from forum.extensions import db
-from forum.models import Round
 
 from . import admission, dashboard
 from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
-
-
-def _round(slug: str) -> Round:
-    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
-    if rnd is None:
-        abort(404)
-    require_forum(rnd.forum_id)
-    return rnd
 
 
 def _application(application_id: int) -> Application:
@@ -76,7 +67,7 @@ def _flash_results(results: list[admission.Result]) -> None:
 @bp.get("/rounds/<slug>")
 @organizer_required
 def round_dashboard(slug: str):
-    rnd = _round(slug)
+    rnd = round_or_404(slug)
     filters = dashboard.Filters.from_args(request.args)
     return render_template(
         "admin/round.html",
@@ -93,7 +84,7 @@ def round_dashboard(slug: str):
 @bp.post("/rounds/<slug>/decisions")
 @organizer_required
 def bulk_decision(slug: str):
-    rnd = _round(slug)
+    rnd = round_or_404(slug)
     form = BulkDecisionForm()
     back = request.form.get("back", "")
     target = back if back.startswith("/admin/rounds/") else url_for(".round_dashboard", slug=slug)
@@ -124,7 +115,7 @@ def bulk_decision(slug: str):
 @bp.get("/rounds/<slug>/applications.csv")
 @organizer_required
 def export(slug: str):
-    rnd = _round(slug)
+    rnd = round_or_404(slug)
     response = Response(
         stream_with_context(dashboard.export_csv(rnd)), mimetype="text/csv; charset=utf-8"
     )

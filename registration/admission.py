@@ -90,6 +90,13 @@ def lock_round(round_id: int) -> Round:
     return rnd
 
 
+def _lock_for(application: Application) -> Round:
+    """Lock the application's round, then read the application again."""
+    rnd = lock_round(application.round_id)
+    _reload([application])
+    return rnd
+
+
 def _reload(applications: Iterable[Application]) -> None:
     """Read the applications again after the lock: what was read before may be stale."""
     ids = [a.id for a in applications]
@@ -440,8 +447,7 @@ def decide_many(
 
 def revoke(application: Application, organizer: Organizer | None, reason: str) -> Result:
     """An organizer takes back an offered or accepted seat; the seat goes to the waitlist."""
-    rnd = lock_round(application.round_id)
-    _reload([application])
+    rnd = _lock_for(application)
     if application.status not in HOLDING:
         return Result(
             application,
@@ -473,8 +479,7 @@ def revoke(application: Application, organizer: Organizer | None, reason: str) -
 def move_on_waitlist(
     application: Application, position: int, organizer: Organizer | None, reason: str
 ) -> Result:
-    lock_round(application.round_id)
-    _reload([application])
+    _lock_for(application)
     if application.status != S.WAITLISTED:
         return Result(
             application,
@@ -529,8 +534,7 @@ def _lapse(application: Application, rnd: Round) -> None:
 
 def accept_offer(application: Application, now: datetime | None = None) -> Result:
     now = now or utcnow()
-    rnd = lock_round(application.round_id)
-    _reload([application])
+    rnd = _lock_for(application)
     if application.status != S.OFFERED:
         return Result(application, Outcome.REFUSED)
     if application.offer_deadline is not None and application.offer_deadline < now:
@@ -544,8 +548,7 @@ def accept_offer(application: Application, now: datetime | None = None) -> Resul
 
 
 def decline_offer(application: Application, now: datetime | None = None) -> Result:
-    rnd = lock_round(application.round_id)
-    _reload([application])
+    rnd = _lock_for(application)
     if application.status != S.OFFERED:
         return Result(application, Outcome.REFUSED)
     _leave(application, rnd, S.DECLINED, Actor.APPLICANT, "Platz abgelehnt")
@@ -558,8 +561,7 @@ WITHDRAWABLE = (S.SUBMITTED, S.WAITLISTED, S.OFFERED, S.ACCEPTED)
 
 
 def withdraw(application: Application, now: datetime | None = None) -> Result:
-    rnd = lock_round(application.round_id)
-    _reload([application])
+    rnd = _lock_for(application)
     if application.status not in WITHDRAWABLE:
         return Result(application, Outcome.REFUSED)
     freed = _leave(application, rnd, S.WITHDRAWN, Actor.APPLICANT, "Bewerbung zurückgezogen")

@@ -85,30 +85,31 @@ def notify_submitted(application: Application) -> None:
 # --- review, offers and the waitlist ---------------------------------------------------------
 
 
-def notify_waitlisted(application: Application, message: str = "") -> None:
+def _queue(application: Application, template: str, **context) -> None:
     queue_mail(
         application.email,
-        "application_waitlisted",
+        template,
         application.locale,
-        {
-            **_base_context(application),
-            "position": application.waitlist_position,
-            "message": message,
-        },
+        {**_base_context(application), **context},
+    )
+
+
+def notify_waitlisted(application: Application, message: str = "") -> None:
+    _queue(
+        application,
+        "application_waitlisted",
+        position=application.waitlist_position,
+        message=message,
     )
 
 
 def notify_offered(application: Application, message: str = "") -> None:
-    queue_mail(
-        application.email,
+    _queue(
+        application,
         "application_offered",
-        application.locale,
-        {
-            **_base_context(application),
-            "offer_url": offer_url(application),
-            "offer_deadline": application.offer_deadline.isoformat(),
-            "message": message,
-        },
+        offer_url=offer_url(application),
+        offer_deadline=application.offer_deadline.isoformat(),
+        message=message,
     )
 
 
@@ -131,36 +132,20 @@ def notify_accepted(application: Application) -> None:
 
 
 def notify_rejected(application: Application, message: str = "") -> None:
-    queue_mail(
-        application.email,
-        "application_rejected",
-        application.locale,
-        {**_base_context(application), "message": message},
-    )
+    _queue(application, "application_rejected", message=message)
 
 
 def notify_declined(application: Application) -> None:
-    queue_mail(
-        application.email, "application_declined", application.locale, _base_context(application)
-    )
+    _queue(application, "application_declined")
 
 
 def notify_lapsed(application: Application) -> None:
-    queue_mail(
-        application.email, "application_lapsed", application.locale, _base_context(application)
-    )
+    _queue(application, "application_lapsed")
 
 
 def notify_withdrawn(application: Application) -> None:
-    queue_mail(
-        application.email, "application_withdrawn", application.locale, _base_context(application)
-    )
+    _queue(application, "application_withdrawn")
 
 
 def notify_revoked(application: Application, message: str = "") -> None:
-    queue_mail(
-        application.email,
-        "application_revoked",
-        application.locale,
-        {**_base_context(application), "message": message},
-    )
+    _queue(application, "application_revoked", message=message)
