@@ -286,17 +286,24 @@ def _admit(
     actor_label: str,
     message: str,
 ) -> Result:
+    """Offer a seat if the limits allow. Otherwise a submitted application goes on the
+    waitlist, a waitlisted one (promotion by hand) keeps its place; the result says why."""
     status = application.status
+    if status not in (S.SUBMITTED, S.WAITLISTED):
+        return _refused(application, Action.ADMIT)
     limit = blocking_limit(rnd, application, counts)
+    if limit is None:
+        default = (
+            "Zugelassen" if status == S.SUBMITTED else "Von Hand von der Warteliste nachgerückt"
+        )
+        _offer(application, rnd, actor, message or default, actor_label, message)
+        counts.add(application)
+        return Result(
+            application,
+            Outcome.OFFERED,
+            _("%(name)s wurde ein Platz angeboten.", name=application.full_name),
+        )
     if status == S.SUBMITTED:
-        if limit is None:
-            _offer(application, rnd, actor, message or "Zugelassen", actor_label, message)
-            counts.add(application)
-            return Result(
-                application,
-                Outcome.OFFERED,
-                _("%(name)s wurde ein Platz angeboten.", name=application.full_name),
-            )
         _put_on_waitlist(
             application,
             rnd,
@@ -306,45 +313,22 @@ def _admit(
             actor_label,
             message,
         )
-        return Result(
-            application,
-            Outcome.WAITLISTED,
-            _(
-                "Kein Platz für %(name)s: %(reason)s. "
-                "Die Bewerbung steht jetzt auf Platz %(position)d der Warteliste.",
-                name=application.full_name,
-                reason=limit_text(limit, rnd, application),
-                position=application.waitlist_position,
-            ),
+        text = _(
+            "Kein Platz für %(name)s: %(reason)s. "
+            "Die Bewerbung steht jetzt auf Platz %(position)d der Warteliste.",
+            name=application.full_name,
+            reason=limit_text(limit, rnd, application),
+            position=application.waitlist_position,
         )
-    if status == S.WAITLISTED:  # promoting by hand
-        if limit is None:
-            _offer(
-                application,
-                rnd,
-                actor,
-                message or "Von Hand von der Warteliste nachgerückt",
-                actor_label,
-                message,
-            )
-            counts.add(application)
-            return Result(
-                application,
-                Outcome.OFFERED,
-                _("%(name)s wurde ein Platz angeboten.", name=application.full_name),
-            )
-        return Result(
-            application,
-            Outcome.REFUSED,
-            _(
-                "Kein Platz für %(name)s: %(reason)s. Die Bewerbung bleibt auf Platz "
-                "%(position)d der Warteliste.",
-                name=application.full_name,
-                reason=limit_text(limit, rnd, application),
-                position=application.waitlist_position,
-            ),
-        )
-    return _refused(application, Action.ADMIT)
+        return Result(application, Outcome.WAITLISTED, text)
+    text = _(
+        "Kein Platz für %(name)s: %(reason)s. Die Bewerbung bleibt auf Platz "
+        "%(position)d der Warteliste.",
+        name=application.full_name,
+        reason=limit_text(limit, rnd, application),
+        position=application.waitlist_position,
+    )
+    return Result(application, Outcome.REFUSED, text)
 
 
 def _refused(application: Application, action: Action) -> Result:
