@@ -208,7 +208,7 @@ class DecisionForm(FlaskForm):
         validators=[InputRequired(_l("Bitte wählen Sie eine Entscheidung."))],
     )
     message = TextAreaField(
-        _l("Nachricht an die Bewerberin / den Bewerber (optional, steht in der E-Mail)"),
+        _l("Nachricht an die*den Bewerber*in (optional, steht in der E-Mail)"),
         filters=[strip],
         validators=[Optional(), Length(max=2000)],
     )

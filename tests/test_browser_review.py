@@ -57,7 +57,7 @@ def test_organizer_admits_and_applicant_accepts(
     assert page.locator("#seats-summary").inner_text().startswith("0 von 3 Plätzen belegt")
     page.get_by_role("link", name="Jürgen Öztürk").click()
     page.get_by_label("Zulassen (Platz anbieten; ist keiner frei: Warteliste)").check()
-    page.get_by_label(re.compile("Nachricht an die Bewerberin")).fill("Wir freuen uns auf Sie!")
+    page.get_by_label(re.compile("Nachricht an die")).fill("Wir freuen uns auf Sie!")
     page.get_by_role("button", name="Entscheidung speichern").click()
     assert "wurde ein Platz angeboten" in page.locator(".notice").first.inner_text()
     assert page.locator("#status").get_attribute("data-status") == "offered"
