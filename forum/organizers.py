@@ -40,7 +40,7 @@ REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 
 
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 class CheckboxListField(SelectMultipleField):
@@ -97,6 +97,8 @@ class ButtonForm(FlaskForm):
 
 
 def _organizer(organizer_id: int) -> Organizer:
+    if organizer_id > 2**31 - 1:  # PostgreSQL would refuse the number itself
+        abort(404)
     organizer = db.session.get(Organizer, organizer_id)
     if organizer is None:
         abort(404)

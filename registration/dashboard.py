@@ -61,7 +61,7 @@ class Filters:
             page = 1
         return cls(
             status=pick("status", {s.value for s in Status}),
-            q=" ".join(str(args.get("q", "")).split())[:100],
+            q=" ".join(str(args.get("q", "")).replace("\x00", "").split())[:100],
             state=pick("state", STATES),
             role=pick("role", ROLES),
             body_type=pick("body_type", BODY_TYPES),

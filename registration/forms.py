@@ -53,6 +53,12 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def clean(value):
+    """For organizers' free text: surrounding spaces off, NUL characters out (PostgreSQL
+    cannot store them)."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+
+
 def _one_line(form, field):
     if field.data and any(ch in field.data for ch in "\r\n\x00"):
         raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
@@ -114,12 +120,12 @@ class ApplicationForm(FlaskForm):
     )
     motivation = TextAreaField(
         _l("Ihre Motivation"),
-        filters=[strip],
+        filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=5000)],
     )
     challenge = TextAreaField(
         _l("Eine aktuelle Herausforderung in Ihrer Kommune (für die kollegiale Beratung)"),
-        filters=[strip],
+        filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=5000)],
     )
     commitment = BooleanField(
@@ -209,9 +215,12 @@ class DecisionForm(FlaskForm):
     )
     message = TextAreaField(
         _l("Nachricht an die*den Bewerber*in (optional, steht in der E-Mail)"),
-        filters=[strip],
+        filters=[clean],
         validators=[Optional(), Length(max=2000)],
     )
+
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 
 
 class BulkDecisionForm(DecisionForm):
@@ -227,12 +236,14 @@ class BulkDecisionForm(DecisionForm):
     def validate_ids(self, field):
         if len(field.data or []) > 500:
             raise ValidationError(_l("Bitte höchstens 500 Bewerbungen auf einmal."))
+        if any(not 0 < n <= MAX_ID for n in field.data):
+            raise ValidationError(_l("Die Auswahl enthält ungültige Einträge."))
 
 
 class RevokeForm(FlaskForm):
     reason = TextAreaField(
         _l("Begründung (steht in der Historie und in der E-Mail an die Person)"),
-        filters=[strip],
+        filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=2000)],
     )
 
@@ -247,6 +258,6 @@ class MoveForm(FlaskForm):
     )
     reason = StringField(
         _l("Grund (steht in der Historie)"),
-        filters=[strip],
+        filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
     )

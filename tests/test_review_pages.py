@@ -102,6 +102,7 @@ def test_dashboard_lists_search_filters_and_pages(client, login, make_round, mak
     # Nonsense in the query string: the unfiltered list, never an error.
     assert len(ids("?status=bogus&state=XX&page=-3")) == 50
     assert len(ids("?page=abc")) == 50
+    assert len(ids("?q=%00")) == 50  # PostgreSQL cannot compare with NUL
     assert len(ids("?page=999")) == 7  # clamped to the last page
 
 
@@ -128,6 +129,8 @@ def test_unknown_round_and_application_are_404(client, login):
     assert client.get("/admin/rounds/gibt-es-nicht").status_code == 404
     assert client.get("/admin/applications/999999").status_code == 404
     assert client.get("/admin/applications/abc").status_code == 404
+    assert client.get("/admin/applications/99999999999").status_code == 404  # > INTEGER
+    assert client.get("/admin/organizers/99999999999").status_code == 404
     response = client.post("/admin/applications/999999/decision", data={"action": "admit"})
     assert response.status_code == 404
 
@@ -196,6 +199,7 @@ def test_application_page_and_decision(client, login, make_round, make_applicati
 @pytest.mark.parametrize(
     "data",
     [{}, {"action": "promote"}, {"action": "admit", "message": "x" * 2001}, {"action": ""}],
+    ids=["no-action", "unknown-action", "long-message", "empty-action"],
 )
 def test_bad_decisions_change_nothing(client, login, make_round, make_application, data):
     rnd = make_round()
@@ -207,6 +211,29 @@ def test_bad_decisions_change_nothing(client, login, make_round, make_applicatio
     assert re.search(r'id="(action|message)-error"', html)
     assert reload(application).status == "submitted"
     assert len(reload(application).events) == 2
+
+
+def test_nul_characters_never_reach_the_database(client, login, make_round, make_application):
+    from .conftest import application_data
+
+    rnd = make_round(seats=1)
+    application = make_application(rnd)
+    login()
+    response = client.post(
+        f"/admin/applications/{application.id}/decision",
+        data={"action": "admit", "message": "Will\x00kommen"},
+    )
+    assert response.status_code == 302
+    assert reload(application).events[-1].reason == "Willkommen"
+    response = client.post(
+        f"/admin/applications/{application.id}/revoke", data={"reason": "weg\x00"}
+    )
+    assert response.status_code == 302
+    response = client.post(
+        f"/rounds/{rnd.slug}/apply",
+        data=application_data(email="nul@gemeinde.de", motivation="a\x00b", challenge="\x00c"),
+    )
+    assert response.status_code == 302
 
 
 def test_refused_transition_is_explained(client, login, make_round, make_application):
@@ -242,7 +269,12 @@ def test_bulk_decision(client, login, make_round, make_application):
     assert [reload(a).status for a in apps] == ["offered", "offered", "waitlisted", "waitlisted"]
     assert reload(stranger).status == "submitted"  # another round's id is ignored
 
-    for data in ({"action": "admit"}, {"ids": ["x"], "action": "admit"}, {"ids": [apps[0].id]}):
+    for data in (
+        {"action": "admit"},
+        {"ids": ["x"], "action": "admit"},
+        {"ids": ["99999999999"], "action": "admit"},
+        {"ids": [apps[0].id]},
+    ):
         response = client.post(
             f"/admin/rounds/{rnd.slug}/decisions", data=data, follow_redirects=True
         )
