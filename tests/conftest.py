@@ -452,6 +452,7 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
     """The service under gunicorn with several worker processes and threads, on the test
     database and Redis (real CSRF, rate limits off). Tests share it; the ``app`` fixture
     empties the tables before each test as usual."""
+    import signal
     import sys
 
     import requests
@@ -508,7 +509,7 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
             pytest.fail("gunicorn did not start:\n" + log.read_text(errors="replace")[-3000:])
         time.sleep(0.1)
     yield LiveServer(url, proc, log)
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # quick shutdown; SIGTERM would wait for idle keep-alives
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
