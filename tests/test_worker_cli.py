@@ -57,7 +57,6 @@ def test_cron_has_the_maintenance_job(app):
 
 def test_dev_inbox_shows_caught_mail(make_app, app, tmp_path):
     import mailbox
-
     from email.message import EmailMessage
 
     dev = make_app(DEV_MAIL_INBOX=True)
