@@ -332,11 +332,13 @@ def run(n: int, workers: int, batch_size: int | None, keep: bool) -> dict:
         sample = folder / "sample.eml"
         smtp = SMTPProcess(n, str(sample))
         env["FORUM_MAIL_PORT"] = str(smtp.port)
-        timeout = max(120.0, n / 50)
+        timeout = max(60.0, n / 100)
 
         started = time.time()
         announcement_id = run_flask(env, "newsletter", "announce", "bench-runde").strip()
-        for _ in range(workers):
+        logs = []
+        for number in range(workers):
+            logs.append((folder / f"worker-{number + 1}.log").open("w"))
             worker_procs.append(
                 subprocess.Popen(
                     [
@@ -348,19 +350,28 @@ def run(n: int, workers: int, batch_size: int | None, keep: bool) -> dict:
                         "rq",
                         "worker",
                         "bulk",
+                        "--with-scheduler",
                         "--max-idle-time",
-                        "3",
+                        "15",
                     ],
                     cwd=ROOT,
                     env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stdout=logs[-1],
+                    stderr=subprocess.STDOUT,
                 )
             )
         sampler = MemorySampler([p.pid for p in worker_procs])
         sampler.start()
-        done = smtp.wait_done(timeout)
+        try:
+            done = smtp.wait_done(timeout)
+        except TimeoutError:
+            for log in logs:
+                log.flush()
+                print(f"--- {log.name}")
+                print(Path(log.name).read_text()[-4000:])
+            raise
         for proc in worker_procs:
+            proc.terminate()  # warm shutdown; they are idle now
             proc.wait(60)
         sampler.stop()
         worker_rate = n / (done - started)

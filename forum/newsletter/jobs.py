@@ -3,12 +3,11 @@
 ``dispatch_announcement(id)`` creates one delivery per confirmed subscriber with
 ``INSERT … SELECT`` in chunks of subscriber ids (nothing is loaded into the worker, so its
 memory does not grow with the list) and enqueues ``send_batch`` jobs over ranges of delivery
-ids. A batch opens one SMTP connection and, for each delivery, in one short transaction:
-records the result of the previous mail, claims this delivery with a conditional UPDATE and
-reads the subscriber's status. Only then does it send. So a duplicated or retried batch sends
-nobody a second mail, and an address that unsubscribes while the dispatch runs gets nothing
-more. Temporary failures are retried by RQ with backoff; the maintenance run picks up
-anything whose job Redis lost.
+ids. A batch opens one SMTP connection, claims its deliveries in small groups with conditional
+UPDATEs, reads each subscriber's status right before sending to them, and writes the results
+back with the next claim. So a duplicated or retried batch sends nobody a second mail, and an
+address that unsubscribes while the dispatch runs gets nothing more. Temporary failures are
+retried by RQ with backoff; the maintenance run picks up anything whose job Redis lost.
 """
 
 from __future__ import annotations

@@ -434,9 +434,7 @@ def prune_unconfirmed(now: datetime | None = None) -> int:
         func.coalesce(Subscriber.confirmation_sent_at, Subscriber.created_at) < cutoff,
         ~confirmed_before,
     )
-    count = db.session.execute(
-        delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_(ids))
-    ).rowcount
+    db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_(ids)))
     count = db.session.execute(
         delete(Subscriber)
         .where(Subscriber.id.in_(ids))
