@@ -340,7 +340,10 @@ def test_compose_preview_test_and_dispatch_in_the_organizer_pages(
     confirmed = add_subscribers(3)
     login(forums=[rnd.forum], admin=False)
 
-    assert client.get("/admin/newsletter/").status_code == 200
+    assert "/admin/newsletter/" in client.get("/admin/").get_data(as_text=True)
+    overview = client.get("/admin/newsletter/").get_data(as_text=True)
+    assert f"/admin/newsletter/rounds/{rnd.slug}/announce" in overview
+    assert 'data-count="confirmed">3<' in overview
     page = client.get(f"/admin/newsletter/rounds/{rnd.slug}/announce")
     assert page.status_code == 200
     form = page.get_data(as_text=True)
