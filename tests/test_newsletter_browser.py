@@ -45,7 +45,7 @@ def test_progress_bar_updates_while_the_dispatch_runs(
             for i in range(12)
         ],
     )
-    announcement = ann.create_announcement(rnd, "Neue Runde", "Text", None)
+    announcement = ann.create_announcement(rnd, "Neue Runde", "Liebe Leser*innen", None)
     db.session.flush()
     ann.request_dispatch(announcement)
     db.session.commit()
@@ -76,6 +76,9 @@ def test_progress_bar_updates_while_the_dispatch_runs(
     page.goto(f"{live_server.url}/admin/newsletter/announcements/{announcement.id}")
     expect(page.locator('[data-field="total"]')).to_have_text("12")
     expect(page.locator('[data-field="sent"]')).to_have_text("0")
+    # The HTML preview: the mail as sent, in a sandboxed frame with its own inline styles.
+    preview = page.frame_locator("iframe.mail-html")
+    expect(preview.locator("body")).to_contain_text("Newsletter abbestellen")
 
     work()  # the worker sends while the page is open
     assert len(smtp.messages) == 12

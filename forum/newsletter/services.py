@@ -89,7 +89,11 @@ def request_subscription(
 
     The caller shows the same page whatever happens here, so nobody learns whether an address
     is subscribed: a confirmed address gets nothing, a pending one the confirmation mail again
-    at most once per hour, an unsubscribed or new one a confirmation mail. Does not commit."""
+    at most once per hour, an unsubscribed or new one a confirmation mail. Does not commit.
+
+    ``source`` is ``"newsletter_form"`` or ``"application_form"`` (then with the ``round_id``);
+    the record stores :data:`~forum.newsletter.consent.CONSENT_VERSION` and its text, so the
+    checkbox that led here should show :func:`~forum.newsletter.consent.consent_text`."""
     try:
         address, key = normalize_address(email)
     except InvalidAddress:
