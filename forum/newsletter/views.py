@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from forum.auth import organizer_required, require_forum, visible_forums_query
+from forum.auth import organizer_required, require_forum, round_or_404, visible_forums_query
 from forum.db import utcnow
 from forum.extensions import csrf, db, limiter
 from forum.models import Round
@@ -104,14 +104,6 @@ def unsubscribe(token: str):
 # --- organizers --------------------------------------------------------------------------------
 
 
-def _round_or_404(slug: str) -> Round:
-    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
-    if rnd is None:
-        abort(404)
-    require_forum(rnd.forum_id)
-    return rnd
-
-
 def _announcement_or_404(announcement_id: int) -> Announcement:
     announcement = db.session.get(Announcement, announcement_id)
     if announcement is None:
@@ -165,7 +157,7 @@ def overview():
 @admin_bp.route("/rounds/<slug>/announce", methods=["GET", "POST"])
 @organizer_required
 def compose(slug: str):
-    rnd = _round_or_404(slug)
+    rnd = round_or_404(slug)
     form = AnnouncementForm()
     if request.method == "GET":
         form.subject.data, form.body.data = ann.prefill(rnd)
