@@ -51,8 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         "https" if app.config["PUBLIC_BASE_URL"].startswith("https") else "http"
     )
     if app.config["PREFERRED_URL_SCHEME"] == "https":
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
-        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+        # Served over https: cookies only travel encrypted. (Flask's defaults already hold
+        # these keys, so setdefault would do nothing.)
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
 
     db.init_app(app)
     with app.app_context():

@@ -3,6 +3,7 @@ rate limits per address and per account, and the ``organizer`` command group."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sys
 from functools import wraps
@@ -34,8 +35,14 @@ from .extensions import db, limiter, login
 from .models import Forum, Organizer, Round
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
-# Verified against when the account does not exist, so that timing tells nothing.
-_DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so that timing tells nothing. Made
+    on first use, not at import: every worker process imports this module."""
+    return _hasher.hash("not-a-password-" + secrets.token_hex(8))
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -47,7 +54,7 @@ def hash_password(password: str) -> str:
 def verify_password(organizer: Organizer | None, password: str) -> bool:
     if organizer is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -28,6 +29,7 @@ from wtforms.validators import (
 )
 
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
+from forum.newsletter.consent import consent_text
 
 
 def _choices(table: dict, placeholder) -> list[SelectChoice]:
@@ -141,12 +143,13 @@ class ApplicationForm(FlaskForm):
             DataRequired(_l("Ohne Ihre Einwilligung können wir die Bewerbung nicht bearbeiten."))
         ],
     )
-    newsletter = BooleanField(
-        _l(
-            "Ich möchte den Newsletter mit Ankündigungen neuer Runden "
-            "erhalten (Bestätigung per E-Mail folgt)."
-        )
-    )
+    # The label is the newsletter's versioned consent wording (set in __init__), because the
+    # consent record stores exactly that text.
+    newsletter = BooleanField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.newsletter.label.text = consent_text(str(get_locale() or "de"))
 
     def validate_body_type(self, field):
         if field.data not in BODY_TYPES:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from forum.db import utcnow
 from forum.extensions import db
 from forum.models import Round
+from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, lifecycle, notifications
@@ -81,7 +82,21 @@ def submit_application(
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
         return SubmitResult(Outcome.INELIGIBLE, failures=failures)
+    result = _store_application(rnd, data, locale, now)
+    if data.get("newsletter"):
+        # Its own double opt-in, with the newsletter's consent record; the newsletter answers
+        # the same whatever the address's state, like the form does.
+        request_subscription(
+            data["email"],
+            f"{data.get('first_name', '')} {data.get('last_name', '')}".strip(),
+            locale,
+            "application_form",
+            rnd.id,
+        )
+    return result
 
+
+def _store_application(rnd: Round, data: dict, locale: str, now: datetime) -> SubmitResult:
     existing = find_live(rnd, data["email"])
     if existing is not None:
         notifications.notify_already_applied(existing, locale)

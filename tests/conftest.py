@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from aiosmtpd.controller import Controller
+from flask import g
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from sqlalchemy import text
@@ -225,9 +226,13 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         db.session.commit()
+        # Flask-Login caches the user in the app context's ``g``; two clients in one test
+        # must not see each other's login.
+        g.pop("_login_user", None)
         try:
             return super().open(*args, **kwargs)
         finally:
+            g.pop("_login_user", None)
             db.session.rollback()
             db.session.expire_all()
 

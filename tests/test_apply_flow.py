@@ -153,3 +153,29 @@ def test_unknown_codes_are_refused(client, make_round):
 
 def test_unknown_round_is_404(client):
     assert client.get("/rounds/gibt-es-nicht/apply").status_code == 404
+
+
+def test_newsletter_checkbox_starts_its_own_double_opt_in(client, make_round, smtp, work):
+    from forum.newsletter.models import ConsentRecord
+
+    rnd = make_round()
+    page = client.get(f"/rounds/{rnd.slug}/apply").get_data(as_text=True)
+    assert "Ja, ich möchte den Newsletter" in page  # the versioned consent wording
+    response = client.post(f"/rounds/{rnd.slug}/apply", data=application_data(newsletter="y"))
+    assert response.status_code == 302
+    record = db.session.scalar(select(ConsentRecord))
+    assert record.source == "application_form" and record.round_id == rnd.id
+    assert record.confirmed_at is None
+    assert record.wording_text.startswith("Ja, ich möchte den Newsletter")
+    work()
+    subjects = sorted(m["Subject"] for m in smtp.messages)
+    assert len(subjects) == 2
+    assert any("Newsletter" in s for s in subjects)
+
+
+def test_no_newsletter_without_the_checkbox(client, make_round):
+    from forum.newsletter.models import ConsentRecord
+
+    rnd = make_round()
+    client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
+    assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0

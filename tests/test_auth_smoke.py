@@ -33,3 +33,30 @@ def test_organizer_create_command(runner):
     )
     assert again.exit_code != 0
     assert "exists already" in again.output
+
+
+def test_session_cookie_flags(client, make_organizer):
+    make_organizer()
+    response = client.post(
+        "/admin/login",
+        data={"email": "orga@forum.example.org", "password": "richtig-langes-passwort"},
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie  # PUBLIC_BASE_URL is https in the tests
+
+
+def test_login_rate_limited_per_account(make_app, app, make_organizer):
+    limited = make_app(RATELIMIT_ENABLED=True)
+    make_organizer()
+    c = limited.test_client()
+    codes = [
+        c.post(
+            "/admin/login",
+            data={"email": "orga@forum.example.org", "password": f"falsch-{i}-falsch"},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},  # a different address each time
+        ).status_code
+        for i in range(12)
+    ]
+    assert codes[:10] == [401] * 10
+    assert codes[10:] == [429, 429]
