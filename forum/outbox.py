@@ -127,6 +127,7 @@ PERMANENT = (
     smtplib.SMTPRecipientsRefused,
     smtplib.SMTPSenderRefused,
     jinja2.TemplateError,
+    UnicodeError,  # an address the SMTP connection cannot carry (no SMTPUTF8)
 )
 
 

@@ -39,16 +39,31 @@ def _choices(table: dict, placeholder) -> list[SelectChoice]:
 
 
 class EmailAddress:
-    """Syntax check with email-validator (no DNS look-up: it must work offline)."""
+    """Syntax check with email-validator (no DNS look-up: it must work offline).
+
+    Umlauts before the @ (``jürgen@…``) need SMTPUTF8, which many municipal mail servers do
+    not offer: such addresses are refused with a clear message rather than accepted and never
+    reached. Umlaut domains are kept in their ASCII form (``xn--…``), which every server takes.
+    """
 
     def __call__(self, form, field):
+        value = field.data or ""
         try:
-            info = validate_email(field.data or "", check_deliverability=False)
+            info = validate_email(value, check_deliverability=False, allow_smtputf8=False)
         except EmailNotValidError:
+            local = value.rpartition("@")[0]
+            if local and not local.isascii():
+                raise ValidationError(
+                    _l(
+                        "Bitte geben Sie die Adresse ohne Umlaute oder ß vor dem @ an "
+                        "(z. B. juergen@gemeinde.de); solche Adressen erreichen viele "
+                        "Mailserver nicht."
+                    )
+                ) from None
             raise ValidationError(
                 _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")
             ) from None
-        field.data = info.normalized
+        field.data = info.ascii_email or info.normalized
 
 
 def strip(value):

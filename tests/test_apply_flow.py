@@ -179,3 +179,25 @@ def test_no_newsletter_without_the_checkbox(client, make_round):
     rnd = make_round()
     client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
     assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0
+
+
+def test_umlaut_before_the_at_is_refused_clearly(client, make_round):
+    rnd = make_round()
+    response = client.post(
+        f"/rounds/{rnd.slug}/apply", data=application_data(email="jürgen@gemeinde.de")
+    )
+    assert response.status_code == 422
+    assert "ohne Umlaute" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Application.id))) == 0
+
+
+def test_umlaut_domain_is_stored_in_ascii_and_reached(client, make_round, smtp, work):
+    rnd = make_round()
+    response = client.post(
+        f"/rounds/{rnd.slug}/apply", data=application_data(email="info@gemeinde-müllheim.de")
+    )
+    assert response.status_code == 302
+    application = db.session.scalar(select(Application))
+    assert application.email == "info@xn--gemeinde-mllheim-szb.de"
+    work()
+    assert len(smtp.messages) == 1
