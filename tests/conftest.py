@@ -23,6 +23,7 @@ import redis as redis_lib
 from aiosmtpd.controller import Controller
 from flask import g
 from flask.testing import FlaskClient
+from flask_babel import refresh as babel_refresh
 from rq import SimpleWorker
 from sqlalchemy import text
 
@@ -229,6 +230,7 @@ class IsolatedClient(FlaskClient):
         # Flask-Login caches the user in the app context's ``g``; two clients in one test
         # must not see each other's login.
         g.pop("_login_user", None)
+        babel_refresh()  # likewise Flask-Babel's cached locale
         try:
             return super().open(*args, **kwargs)
         finally:
