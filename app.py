@@ -12,6 +12,7 @@ from flask import Flask, g, render_template, request
 from markupsafe import Markup, escape
 
 from forum import cli as forum_cli
+from forum import formatting
 from forum import mail as forum_mail
 from forum.config import Defaults
 from forum.db import configure_engine, reset_read_only, set_read_only
@@ -130,6 +131,7 @@ def _register_template_helpers(app: Flask) -> None:
         return Markup(md.markdown(str(escape(text or "")), extensions=["sane_lists"]))
 
     app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
+    formatting.register(app.jinja_env)
     app.jinja_env.filters["date"] = lambda v, f="long": format_date(v, f) if v else ""
 
     @app.context_processor

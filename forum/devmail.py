@@ -9,7 +9,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, make_response, render_template
 
 
 def maildir_path() -> Path:
@@ -77,23 +77,28 @@ def show(key: str):
         abort(404)
     msg = _parse(box, key)
     text = msg.get_body(preferencelist=("plain",))
-    html = msg.get_body(preferencelist=("html",))
     attachments = [part.get_filename() for part in msg.iter_attachments() if part.get_filename()]
     return render_template(
         "dev/message.html",
         key=key,
         msg=msg,
         text=text.get_content() if text else "",
-        html=html.get_content() if html else "",
         attachments=attachments,
     )
 
 
-@bp.after_request
-def _allow_mail_styles(response):
-    # Mails carry inline styles; the sandboxed preview may show them.
+@bp.get("/<key>/html")
+def show_html(key: str):
+    """The HTML part alone, for the preview frame: sandboxed, no scripts, inline styles."""
+    box = _box()
+    if box is None or key not in box:
+        abort(404)
+    part = _parse(box, key).get_body(preferencelist=("html",))
+    response = make_response(part.get_content() if part else "")
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "frame-src 'self' about:; frame-ancestors 'self'"
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "frame-ancestors 'self'"
     )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

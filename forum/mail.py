@@ -24,6 +24,8 @@ from flask_babel import force_locale, format_date, format_datetime
 from flask_mail import Connection
 from flask_mail import Message as FlaskMailMessage
 
+from . import formatting
+
 MAIL_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "mail_templates"
 
 
@@ -131,6 +133,7 @@ def init_app(app: Flask) -> None:
     )
     env.filters["datetime"] = _fmt_datetime
     env.filters["date"] = _fmt_date
+    formatting.register(env)
     app.extensions["mail_templates"] = env
 
 

@@ -77,6 +77,9 @@ def test_dev_inbox_shows_caught_mail(make_app, app, tmp_path):
     assert page.status_code == 200
     assert "applications/confirm/abc" in page.get_data(as_text=True)
     assert c.get("/dev/mail/nope").status_code == 404
+    html = c.get(f"/dev/mail/{key}/html")
+    assert html.status_code == 200 and "<p>Hallo</p>" in html.get_data(as_text=True)
+    assert "sandbox" in html.headers["Content-Security-Policy"]
 
     prod = make_app(DEV_MAIL_INBOX=False)
     assert prod.test_client().get("/dev/mail/").status_code == 404
