@@ -32,3 +32,20 @@ def test_english_catalog_is_complete_and_compiled():
     missing = [m.id for m in catalog if m.id and not m.string]
     assert missing == []
     assert Path(po.with_suffix(".mo")).stat().st_mtime >= po.stat().st_mtime - 1
+
+
+def test_every_string_in_the_code_is_in_the_catalog(tmp_path):
+    import subprocess
+    import sys
+
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+         "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    with pot.open("rb") as fh:
+        wanted = {m.id for m in read_po(fh) if m.id}
+    with (ROOT / "translations/en/LC_MESSAGES/messages.po").open("rb") as fh:
+        translated = {m.id for m in read_po(fh) if m.id and m.string}
+    assert sorted(wanted - translated) == []
