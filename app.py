@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import markdown as md
 from flask import Flask, g, render_template, request
 from markupsafe import Markup, escape
+from werkzeug.routing import IntegerConverter
 
 from forum import cli as forum_cli
 from forum import formatting
@@ -57,6 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 
+    # ``<int:…>`` in every route: only ids an INTEGER column can hold; a larger number is a
+    # plain 404 at routing, never an overflow error in the database driver.
+    app.url_map.converters["int"] = RowIdConverter
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -93,6 +97,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -23,15 +23,13 @@ from forum.auth import organizer_required, require_forum, round_or_404
 from forum.extensions import db
 
 from . import admission, dashboard
-from .forms import MAX_ID, BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
+from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
 
 
 def _application(application_id: int) -> Application:
-    if application_id > MAX_ID:  # PostgreSQL would refuse the number itself
-        abort(404)
     application = db.session.get(Application, application_id)
     if application is None:
         abort(404)
