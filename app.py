@@ -83,13 +83,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(forum_views.bp)
     app.register_blueprint(devmail.bp)
-    app.register_blueprint(privacy.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(organizers.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)
     init_registration(app)
+    privacy.init_app(app)
 
     _register_request_hooks(app)
     _register_template_helpers(app)

@@ -1,6 +1,9 @@
-"""Command line: ``flask forum load``, ``flask maintenance run``, ``flask dev …``."""
+"""Command line: ``flask forum load``, ``flask maintenance run``, ``flask privacy …``,
+``flask dev …``."""
 
 from __future__ import annotations
+
+import json
 
 import click
 from flask import Flask
@@ -9,9 +12,11 @@ from flask.cli import AppGroup
 from .extensions import db
 from .loader import ForumFileError, load_forum_file
 from .maintenance import maintenance_job, run_maintenance
+from .privacy import erase_person, export_person
 
 forum_cli = AppGroup("forum", help="Forums and rounds.")
 maintenance_cli = AppGroup("maintenance", help="Periodic maintenance.")
+privacy_cli = AppGroup("privacy", help="Export and erase what is stored about a person.")
 dev_cli = AppGroup("dev", help="Development helpers (mail catcher).")
 
 
@@ -45,6 +50,32 @@ def maintenance_command() -> None:
         raise click.ClickException("a maintenance task failed, see the log")
 
 
+@privacy_cli.command("export")
+@click.argument("email")
+def privacy_export_command(email: str) -> None:
+    """Print everything stored about EMAIL as JSON."""
+    click.echo(json.dumps(export_person(email), ensure_ascii=False, indent=2))
+
+
+@privacy_cli.command("erase")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why (kept in the applications' history).")
+def privacy_erase_command(email: str, reason: str) -> None:
+    """Withdraw and anonymise the applications of EMAIL, delete its newsletter records and the
+    mails to it. Idempotent."""
+    reason = reason.strip()
+    if not reason:
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    result = erase_person(email, reason, by="command line")
+    if result.total == 0:
+        db.session.rollback()
+        click.echo(f"nothing found for {result.key}; nothing was changed")
+        return
+    db.session.commit()
+    for name, count in result.counts.items():
+        click.echo(f"{name}: {count}")
+
+
 @dev_cli.command("mailcatcher")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8025, type=int)
@@ -58,6 +89,7 @@ def mailcatcher_command(host: str, port: int) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(forum_cli)
     app.cli.add_command(maintenance_cli)
+    app.cli.add_command(privacy_cli)
     app.cli.add_command(dev_cli)
     interval = int(app.config.get("MAINTENANCE_INTERVAL", 60))
     maintenance_job.cron_register(interval)

@@ -42,3 +42,9 @@ class Defaults:
 
     DEV_MAIL_INBOX = False  # the development inbox at /dev/mail; never in production
     MAINTENANCE_INTERVAL = 60  # seconds between scheduled maintenance runs
+
+    # Retention (DSGVO): applications of a round are anonymised this many days after its last
+    # meeting (or its application deadline, whichever is later); mails sent or failed are
+    # deleted from the outbox after OUTBOX_RETENTION_DAYS.
+    RETENTION_DAYS = 365
+    OUTBOX_RETENTION_DAYS = 180

@@ -554,6 +554,22 @@ def withdraw(application: Application, now: datetime | None = None) -> Result:
     return Result(application, Outcome.WITHDRAWN, promoted=promoted)
 
 
+#: The reason in the history when an application leaves the lifecycle for an erasure.
+ERASURE_REASON = "Löschung auf Wunsch"
+
+
+def withdraw_for_erasure(application: Application, now: datetime | None = None) -> Result:
+    """The person asked for their data to be erased: a live application (also an unconfirmed
+    one) is withdrawn by the system, its seat or waitlist place is freed and goes to the
+    waitlist as after any withdrawal. No mail to the person: their address is about to go."""
+    rnd = _lock_for(application)
+    if application.status not in (S.PENDING_EMAIL, *WITHDRAWABLE):
+        return Result(application, Outcome.UNCHANGED)
+    freed = _leave(application, rnd, S.WITHDRAWN, Actor.SYSTEM, ERASURE_REASON)
+    promoted = fill_free_seats(rnd, now) if freed else []
+    return Result(application, Outcome.WITHDRAWN, promoted=promoted)
+
+
 # --- maintenance -------------------------------------------------------------------------------
 
 

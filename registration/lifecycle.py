@@ -8,6 +8,9 @@ does not allow and writes a history row (time, actor, from, to, reason). Nothing
           |                       |  \\--waitlist--> waitlisted --promotion--> offered
           |                       \\--reject--> rejected          offered --decline--> declined
           \\--no confirmation in time--> expired                  offered --deadline--> lapsed
+
+Every live status may also go to ``withdrawn``: by the applicant (not before the address is
+confirmed), or by the system when the person asks for their data to be erased.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from .models import LIVE, Actor, Application, ApplicationEvent, Status
 S = Status
 
 ALLOWED: dict[Status, frozenset[Status]] = {
-    S.PENDING_EMAIL: frozenset({S.SUBMITTED, S.EXPIRED}),
+    # withdrawn: only on erasure (an applicant cannot withdraw before confirming the address).
+    S.PENDING_EMAIL: frozenset({S.SUBMITTED, S.EXPIRED, S.WITHDRAWN}),
     S.SUBMITTED: frozenset({S.OFFERED, S.WAITLISTED, S.REJECTED, S.WITHDRAWN}),
     S.WAITLISTED: frozenset({S.OFFERED, S.REJECTED, S.WITHDRAWN}),
     S.OFFERED: frozenset({S.ACCEPTED, S.DECLINED, S.LAPSED, S.WITHDRAWN, S.REVOKED}),

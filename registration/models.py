@@ -102,6 +102,9 @@ class Application(db.Model):
     waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     offer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set when the personal data was erased (on request, or by the retention clean-up): names,
+    # address and free texts are gone; status, state, role and times stay for statistics.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     round: Mapped[Round] = relationship()
     events: Mapped[list[ApplicationEvent]] = relationship(

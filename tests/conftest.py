@@ -279,6 +279,26 @@ def work(app):
     return lambda **kw: run_jobs(app, **kw)
 
 
+@pytest.fixture
+def write(app):
+    """Run service calls (or a command) as a write path would (SQLite: BEGIN IMMEDIATE), then
+    commit: ``write(admission.decide, application, "admit")``."""
+    from forum.db import reset_read_only
+
+    def do(fn, *args, **kwargs):
+        db.session.commit()
+        token = set_read_only(False)
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+        finally:
+            reset_read_only(token)
+        db.session.expire_all()
+        return result
+
+    return do
+
+
 # --- factories -----------------------------------------------------------------------------
 
 

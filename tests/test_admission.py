@@ -17,25 +17,6 @@ from registration.admission import Outcome
 from registration.models import Actor, Application, ApplicationEvent, Status
 
 
-@pytest.fixture
-def write(app):
-    """Run service calls as a write path would (SQLite: BEGIN IMMEDIATE), then commit."""
-    from forum.db import reset_read_only, set_read_only
-
-    def do(fn, *args, **kwargs):
-        db.session.commit()
-        token = set_read_only(False)
-        try:
-            result = fn(*args, **kwargs)
-            db.session.commit()
-        finally:
-            reset_read_only(token)
-        db.session.expire_all()
-        return result
-
-    return do
-
-
 def reload(application: Application) -> Application:
     db.session.commit()  # a new transaction sees what other connections committed
     db.session.expire_all()

@@ -21,10 +21,12 @@ DEFAULTS = {
 def init_app(app: Flask) -> None:
     """Register the newsletter's blueprints, commands and maintenance tasks."""
     from forum.maintenance import register_task
+    from forum.privacy import register_personal_data
 
     from . import models  # noqa: F401  (the tables)
     from .cli import newsletter_cli
     from .jobs import resume_dispatches
+    from .privacy import erase_newsletter, export_newsletter
     from .render import body_to_html
     from .services import prune_unconfirmed
     from .views import admin_bp, bp
@@ -37,3 +39,4 @@ def init_app(app: Flask) -> None:
     app.extensions["mail_templates"].filters["newsletter_html"] = body_to_html
     register_task(app, "newsletter_resume", resume_dispatches)
     register_task(app, "newsletter_pruned", prune_unconfirmed)
+    register_personal_data(app, "newsletter", export_newsletter, erase_newsletter)

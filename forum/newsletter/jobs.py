@@ -304,9 +304,10 @@ def _claim(group: list[int], limiter: RateLimiter) -> list[int]:
 
 def _check(delivery_id: int):
     """The subscriber's status, address, public id, locale and the delivery's attempts, read
-    right before sending (a deferred transaction on SQLite: no write lock)."""
+    right before sending (a deferred transaction on SQLite: no write lock); None if the
+    delivery is gone (the address was erased)."""
     with read_only():
-        row = db.session.connection().execute(_CHECK, {"delivery_id": delivery_id}).one()
+        row = db.session.connection().execute(_CHECK, {"delivery_id": delivery_id}).one_or_none()
         db.session.commit()
     return row
 
@@ -380,7 +381,10 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
                         db.session.commit()
                         recorded = time.monotonic()
                     limiter.wait()
-                    status, email, public_id, locale, attempts = _check(delivery_id)
+                    row = _check(delivery_id)
+                    if row is None:  # the address was erased while the batch ran
+                        continue
+                    status, email, public_id, locale, attempts = row
                     if status != SubscriberStatus.CONFIRMED:
                         results.append((delivery_id, {"status": DeliveryStatus.SKIPPED.value}))
                         counts["skipped"] += 1
