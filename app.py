@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlencode
 
-import markdown as md
-from flask import Flask, g, render_template, request
-from markupsafe import Markup, escape
-from werkzeug.routing import IntegerConverter
+from flask import Flask, abort, g, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from forum import cli as forum_cli
 from forum import formatting
@@ -61,6 +60,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     # ``<int:…>`` in every route: only ids an INTEGER column can hold; a larger number is a
     # plain 404 at routing, never an overflow error in the database driver.
     app.url_map.converters["int"] = RowIdConverter
+    # Slugs and tokens: no control characters, no endless values (a NUL would reach the
+    # database and PostgreSQL refuses it).
+    app.url_map.converters["default"] = PathSegmentConverter
+    if app.config.get("PROXY_FIX_X_FOR"):
+        # Behind a reverse proxy: the client's address (rate limits) and scheme come from
+        # the X-Forwarded-* headers of that many trusted proxies.
+        hops = int(app.config["PROXY_FIX_X_FOR"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    if app.config["SECRET_KEY"] == Defaults.SECRET_KEY and not (
+        app.debug or app.testing or app.config.get("DEV_MAIL_INBOX")
+    ):
+        logging.getLogger(__name__).warning(
+            "FORUM_SECRET_KEY is not set: links and sessions are signed with the development key"
+        )
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -106,7 +119,20 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class PathSegmentConverter(BaseConverter):
+    regex = r"[^/\x00-\x1f\x7f]{1,500}"
+
+
 def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul_bytes():
+        # No person types a NUL; PostgreSQL refuses it in text. One check at the edge instead
+        # of one per field: the request gets a clear 400 and nothing changes.
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    abort(400)
+
     @app.before_request
     def _transaction_mode():
         # GET pages only read: on SQLite they need not take the write lock.
@@ -135,11 +161,6 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, get_locale
 
     from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label, who_may_apply
-
-    @app.template_filter("markdown")
-    def _markdown(text: str) -> Markup:
-        # Escape first: organizers write Markdown, not HTML.
-        return Markup(md.markdown(str(escape(text or "")), extensions=["sane_lists"]))
 
     app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
     formatting.register(app.jinja_env)
@@ -181,6 +202,7 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         db.session.rollback()
-        app.logger.exception("unhandled error on %s", request.path)
+        # The endpoint, not the path: paths carry the tokens of links in mails.
+        app.logger.exception("unhandled error in %s %s", request.method, request.endpoint)
         g.error_logged = True
         return render_template("error.html", code=500, reason="error"), 500

@@ -7,6 +7,7 @@ import functools
 import secrets
 import sys
 from functools import wraps
+from urllib.parse import urlsplit
 
 import click
 from argon2 import PasswordHasher
@@ -182,7 +183,13 @@ def _account_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site. Browsers drop tabs and newlines and read backslashes as
+    slashes, so ``/<TAB>/evil.example`` or ``/\\evil.example`` would leave the site: any
+    control character or backslash sends the organizer home instead."""
+    if not target or any(ord(ch) < 32 or ch in "\\\x7f" for ch in target):
+        return url_for("auth.home")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return url_for("auth.home")
 

@@ -29,6 +29,10 @@ class Defaults:
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
 
+    # Number of trusted reverse proxies in front of the service (0: none). Set it behind a
+    # proxy, or every client shares the proxy's address in the rate limits.
+    PROXY_FIX_X_FOR = 0
+
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI: str | None = None  # default: the RQ Redis
     RATELIMIT_HEADERS_ENABLED = False

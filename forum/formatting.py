@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
+from xml.etree import ElementTree as etree
 
+import markdown
 from flask_babel import format_date, format_datetime, format_time, to_user_timezone
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup, escape
 
 
 def _dt(value: str | datetime) -> datetime:
@@ -37,6 +43,46 @@ def deadline(value: str | datetime) -> str:
 def register(env) -> None:
     env.filters["meeting_span"] = meeting_span
     env.filters["deadline"] = deadline
+    env.filters["markdown"] = render_markdown
     env.filters.setdefault(
         "datetime", lambda v, f="medium": format_datetime(_dt(v), f) if v else ""
     )
+
+
+# --- Markdown for organizer texts ------------------------------------------------------------
+
+_SAFE_SCHEMES = ("http", "https", "mailto")
+
+
+class _SafeLinks(Treeprocessor):
+    """No images (no external assets, no tracking pixels) and only http(s)/mailto links."""
+
+    def run(self, root):
+        for parent in list(root.iter()):
+            for index, el in enumerate(list(parent)):
+                if el.tag == "img":
+                    alt = el.get("alt", "")
+                    span = etree.Element("span")
+                    span.text = alt
+                    span.tail = el.tail
+                    parent.remove(el)
+                    parent.insert(index, span)
+                elif el.tag == "a":
+                    href = (el.get("href") or "").strip()
+                    scheme = urlsplit(href).scheme.lower()
+                    if scheme not in _SAFE_SCHEMES:
+                        el.attrib.pop("href", None)
+                    else:
+                        el.set("rel", "noopener noreferrer")
+
+
+class SafeMarkdown(Extension):
+    def extendMarkdown(self, md):  # noqa: N802 (Markdown's name)
+        md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
+
+
+def render_markdown(text: str) -> Markup:
+    """Organizers write Markdown, not HTML: raw HTML is escaped first, images are dropped,
+    links keep only http, https and mailto targets."""
+    html = markdown.markdown(str(escape(text or "")), extensions=["sane_lists", SafeMarkdown()])
+    return Markup(html)

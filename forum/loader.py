@@ -94,6 +94,8 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
     if field.kind in ("str", "text", "slug"):
         if not isinstance(value, str):
             raise ForumFileError(at, f"expected a string, got {type(value).__name__}")
+        if any(ord(ch) < 32 and ch not in "\n\t" or ch == "\x7f" for ch in value):
+            raise ForumFileError(at, "contains a control character")
         value = value.strip() if field.kind != "text" else value
         if field.required and not value:
             raise ForumFileError(at, "must not be empty")
@@ -121,7 +123,7 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
             raise ForumFileError(at, "needs a UTC offset, e.g. 2027-03-10T10:00:00+01:00")
         return value
     if field.kind == "choice":
-        if value not in field.choices:
+        if not isinstance(value, str) or value not in field.choices:
             allowed = ", ".join(f'"{c}"' for c in field.choices)
             raise ForumFileError(at, f"unknown value {value!r}; allowed: {allowed}")
         return value
@@ -129,7 +131,7 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
         if not isinstance(value, list) or not value:
             raise ForumFileError(at, "expected a non-empty list of codes")
         for code in value:
-            if code not in field.choices:
+            if not isinstance(code, str) or code not in field.choices:
                 allowed = ", ".join(field.choices)
                 raise ForumFileError(at, f"unknown code {code!r}; allowed: {allowed}")
         if len(set(value)) != len(value):

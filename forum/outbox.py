@@ -60,8 +60,12 @@ def _collect_new_messages(session: Session, _flush_context) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back(session: Session, _previous_transaction) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _forget_rolled_back(session: Session, previous_transaction) -> None:
+    # Only the outer transaction: a rolled-back savepoint keeps what was flushed before it.
+    # (An id flushed inside the savepoint may stay in the list; its job finds no row to claim
+    # and does nothing.)
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING_KEY, None)
 
 
 @event.listens_for(Session, "after_commit")

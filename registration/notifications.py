@@ -3,9 +3,15 @@ the templates are ``mail_templates/<template>.<locale>.{txt,html}``."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
+from sqlalchemy import select
 
 from forum.codes import ROLES, STATES, label
+from forum.db import utcnow
+from forum.extensions import db
+from forum.models import OutboxMessage
 from forum.outbox import queue_mail
 
 from .models import Application
@@ -62,7 +68,6 @@ def notify_confirm_email(application: Application) -> None:
             **_base_context(application),
             "confirm_url": confirm_url(application),
             "confirm_deadline": application.confirm_deadline.isoformat(),
-            "motivation": application.motivation,
         },
     )
 
@@ -70,6 +75,15 @@ def notify_confirm_email(application: Application) -> None:
 def notify_already_applied(application: Application, locale: str) -> None:
     """Someone applied again with an address that has a live application for the round: the
     owner of the address is told, and nobody else learns anything."""
+    recent = db.session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.recipient == application.email,
+            OutboxMessage.template == "application_duplicate",
+            OutboxMessage.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    if recent is not None:
+        return  # one note an hour is enough; repeated submits must not flood the inbox
     context = {**_base_context(application), "status": application.status}
     if application.status == "pending_email":
         context["confirm_url"] = confirm_url(application)
@@ -77,9 +91,14 @@ def notify_already_applied(application: Application, locale: str) -> None:
 
 
 def notify_submitted(application: Application) -> None:
-    queue_mail(
-        application.email, "application_submitted", application.locale, _base_context(application)
-    )
+    """The application as entered goes only to a confirmed address (the confirmation mail
+    carries no free text, so the form cannot be used to mail arbitrary text to anyone)."""
+    context = {
+        **_base_context(application),
+        "motivation": application.motivation,
+        "challenge": application.challenge,
+    }
+    queue_mail(application.email, "application_submitted", application.locale, context)
 
 
 # --- review, offers and the waitlist ---------------------------------------------------------

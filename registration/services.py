@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from forum.db import utcnow
+from forum.db import lock_row, utcnow
 from forum.extensions import db
 from forum.models import Round
 from forum.newsletter.services import request_subscription
@@ -26,7 +26,8 @@ def normalize_email(address: str) -> str:
 
 
 def normalize_organisation(name: str) -> str:
-    return " ".join(name.casefold().split())
+    # casefold() may lengthen a name ("ß" -> "ss"): keep within the column.
+    return " ".join(name.casefold().split())[:200]
 
 
 class Outcome(StrEnum):
@@ -188,9 +189,11 @@ def confirm_application(token: str, now: datetime | None = None) -> ConfirmResul
     # Under the round's lock: two clicks on the link, or first-come applicants confirming at
     # the same moment, are serialized; the status read before the lock may be stale.
     rnd = admission.lock_round(application.round_id)
-    db.session.refresh(application)
+    application = lock_row(Application, application.id)  # against a parallel expiry
     if application.status != Status.PENDING_EMAIL:
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
+    if application.confirm_deadline and application.confirm_deadline < (now or utcnow()):
+        return ConfirmResult(ConfirmOutcome.EXPIRED, application)
     application.confirmed_at = now or utcnow()
     lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt")
     admission.admit_on_confirm(application, rnd)
@@ -205,10 +208,11 @@ def resend_confirmation(token: str, now: datetime | None = None) -> ConfirmResul
     apply again."""
     now = now or utcnow()
     result = check_confirm_token(token, now)
-    application = result.application
-    if result.outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.READY) and (
-        application.status == Status.PENDING_EMAIL
-    ):
+    if result.outcome != ConfirmOutcome.EXPIRED or not result.application.round.is_open(now):
+        return result
+    # Locked and read again: the maintenance run may be expiring it right now.
+    application = lock_row(Application, result.application.id)
+    if application.status == Status.PENDING_EMAIL:
         application.confirm_deadline = now + timedelta(hours=application.round.confirm_hours)
         lifecycle.record(
             application,
@@ -235,8 +239,13 @@ def expire_unconfirmed(now: datetime | None = None) -> int:
     )
     count = 0
     for application_id in ids:
-        application = db.session.get(Application, application_id)
-        if application.status == Status.PENDING_EMAIL:
+        # Locked and checked again: a confirmation or a new link may have come in meanwhile.
+        application = lock_row(Application, application_id)
+        if (
+            application.status == Status.PENDING_EMAIL
+            and application.confirm_deadline is not None
+            and application.confirm_deadline < now
+        ):
             lifecycle.transition(
                 application,
                 Status.EXPIRED,

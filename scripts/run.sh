@@ -43,7 +43,9 @@ if "$FLASK" organizer --help >/dev/null 2>&1; then
 fi
 
 "$FLASK" dev mailcatcher --port "$SMTP_PORT" >"$LOGS/mailcatcher.log" 2>&1 & pids+=($!)
-"$FLASK" rq worker >"$LOGS/worker.log" 2>&1 & pids+=($!)
+# Transactional mail has its own worker, so that a newsletter dispatch never delays it.
+"$FLASK" rq worker mail default >"$LOGS/worker.log" 2>&1 & pids+=($!)
+"$FLASK" rq worker bulk >"$LOGS/worker-bulk.log" 2>&1 & pids+=($!)
 "$FLASK" rq cron >"$LOGS/cron.log" 2>&1 & pids+=($!)
 "$VENV/bin/gunicorn" --workers 2 --threads 4 --bind "127.0.0.1:$PORT" \
   --access-logfile "$LOGS/access.log" "app:create_app()" >"$LOGS/web.log" 2>&1 & pids+=($!)

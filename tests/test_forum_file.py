@@ -109,6 +109,13 @@ def test_demo_file_loads(runner):
         (('[forum]\nslug = "meine-kommune-weiterdenken"', "[forum]"), "forum.slug: missing"),
         (("[[rounds]]", "[[rundes]]\n[[rounds]]"), "rundes: unknown key"),
         (('title = "Staffel 2027"', "title = "), "not valid TOML"),
+        (('admission = "review"', 'admission = ["review"]'), "(mkw-2027).admission: unknown value"),
+        (
+            ('states = ["DE-BY", "DE-BW"]', 'states = [["DE-BY"]]'),
+            "(mkw-2027).states: unknown code",
+        ),
+        (('states = ["DE-BY", "DE-BW"]', "states = [{a = 1}]"), "(mkw-2027).states: unknown code"),
+        (('title = "Staffel 2027"', 'title = "Staffel\\u00002027"'), "title: contains a control"),
     ],
 )
 def test_bad_file_names_the_key_and_changes_nothing(runner, tmp_path, change, expected):
@@ -152,3 +159,18 @@ def test_round_slug_of_another_forum_is_refused(runner, tmp_path):
     assert "already belongs to another forum" in result.output
     db.session.expire_all()
     assert counts() == (1, 1, 1)
+
+
+def test_forum_description_markdown_is_safe(client, runner, tmp_path):
+    text = GOOD.replace(
+        'description = "Ein *Forum*."',
+        'description = "Ein *Forum*. <script>x()</script> [böse](javascript:alert(1)) '
+        '[gut](https://example.org) ![pixel](https://tracker.example/p.gif)"',
+    )
+    assert runner.invoke(args=["forum", "load", write(tmp_path, text)]).exit_code == 0
+    html = client.get("/forums/meine-kommune-weiterdenken").get_data(as_text=True)
+    assert "<em>Forum</em>" in html
+    assert "<script>x()" not in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+    assert 'href="https://example.org"' in html
+    assert "tracker.example" not in html and "<img" not in html

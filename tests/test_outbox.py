@@ -142,3 +142,27 @@ def test_transactional_mail_headers(app, smtp, work):
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["Message-ID"] and mail["Date"]
     assert mail.get_body(preferencelist=("plain",)) and mail.get_body(preferencelist=("html",))
+
+
+def test_rolled_back_savepoint_keeps_earlier_mail_enqueued(app, smtp, work):
+    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            queue_mail("y@gemeinde.de", "application_submitted", "de", _context())
+            db.session.flush()
+            raise RuntimeError("the savepoint fails")
+    except RuntimeError:
+        pass
+    db.session.commit()
+    work()
+    assert [m["To"] for m in smtp.messages] == ["x@gemeinde.de"]
+
+
+def test_rolled_back_transaction_enqueues_nothing(app, smtp, work):
+    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    assert work() == 0
+    assert smtp.messages == []
