@@ -38,8 +38,13 @@ def queue_mail(
     context: dict | None = None,
     headers: dict[str, str] | None = None,
     attachments: list[dict[str, str]] | None = None,
-) -> OutboxMessage:
-    """Add a mail to the outbox of the current transaction (it is not committed here)."""
+) -> OutboxMessage | None:
+    """Add a mail to the outbox of the current transaction (it is not committed here).
+
+    Addresses under the reserved top-level domain ``.invalid`` (RFC 2606), which erasure and
+    retention put in place of a person's address, are never mailed: returns None."""
+    if recipient.rstrip(".").lower().endswith(".invalid") or recipient.lower().endswith("@invalid"):
+        return None
     message = OutboxMessage(
         recipient=recipient,
         template=template,

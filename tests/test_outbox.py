@@ -110,6 +110,8 @@ def _context():
         "last_name": "Weiß",
         "round_title": "Runde X",
         "status_url": "https://forum.example.org/status/abc",
+        "motivation": "Austausch",
+        "challenge": "Klimaschutz",
     }
 
 
@@ -166,3 +168,10 @@ def test_rolled_back_transaction_enqueues_nothing(app, smtp, work):
     db.session.commit()
     assert work() == 0
     assert smtp.messages == []
+
+
+def test_anonymised_addresses_are_never_mailed(app, smtp, work):
+    assert queue_mail("deleted-7@invalid", "application_submitted", "de", _context()) is None
+    assert queue_mail("x@deleted.invalid", "application_submitted", "de", _context()) is None
+    db.session.commit()
+    assert db.session.scalar(select(OutboxMessage)) is None
