@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .announcements import BODY_MAX, SUBJECT_MAX
 from .consent import consent_text
@@ -16,12 +18,42 @@ from .consent import consent_text
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 
 
+#: C0 control characters and DEL (PostgreSQL cannot store NUL; none belongs in a form's text).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_EXCEPT_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def clean_line(value):
+    """One-line free text: control characters out, a tab becomes a space, surrounding spaces
+    off. Line breaks stay, so that :func:`one_line` can refuse them (no header injection)."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL_EXCEPT_LINES.sub("", value.replace("\t", " ")).strip()
+
+
+def clean_text(value):
+    """Multi-line free text: line breaks as ``\\n``, control characters other than line break and
+    tab out."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_EXCEPT_TEXT.sub("", value)
+
+
+def no_control(form, field):
+    """An address with control characters is refused (never cleaned silently into another)."""
+    if field.data and CONTROL.search(field.data):
+        raise ValidationError(_l("Die E-Mail-Adresse enthält unzulässige Steuerzeichen."))
+
+
 class EmailAddress:
     def __call__(self, form, field):
+        no_control(form, field)
         try:
             field.data = validate_email(
                 field.data or "", check_deliverability=False, allow_smtputf8=False
@@ -33,7 +65,7 @@ class EmailAddress:
 
 
 def one_line(form, field):
-    if field.data and any(ch in field.data for ch in "\r\n\x00"):
+    if field.data and any(ch in field.data for ch in "\r\n"):
         raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
 
 
@@ -49,6 +81,20 @@ class _ConsentLabel:
         return str(escape(str(self)))
 
 
+class ConsentField(BooleanField):
+    """The consent checkbox: only an explicit yes counts (``y``, as the page sends, or ``on``,
+    ``yes``, ``true``, ``1``); ``false``, ``0``, an empty value or none at all is no consent.
+    It always renders with the value ``y``, whatever was posted."""
+
+    YES = ("y", "yes", "on", "true", "1")
+
+    def process_formdata(self, valuelist):
+        self.data = bool(valuelist) and str(valuelist[0]).strip().lower() in self.YES
+
+    def _value(self):
+        return "y"
+
+
 class SubscribeForm(FlaskForm):
     email = EmailField(
         _l("E-Mail-Adresse"),
@@ -57,13 +103,14 @@ class SubscribeForm(FlaskForm):
     )
     name = StringField(
         _l("Name (optional)"),
-        filters=[strip],
+        filters=[clean_line],
         validators=[Optional(), Length(max=200), one_line],
     )
-    privacy_consent = BooleanField(
+    privacy_consent = ConsentField(
         _ConsentLabel(),
+        # DataRequired, not InputRequired: "false" is input, but no consent.
         validators=[
-            InputRequired(_l("Bitte bestätigen Sie, dass Sie den Newsletter erhalten möchten."))
+            DataRequired(_l("Bitte bestätigen Sie, dass Sie den Newsletter erhalten möchten."))
         ],
     )
 
@@ -75,11 +122,12 @@ class ButtonForm(FlaskForm):
 class AnnouncementForm(FlaskForm):
     subject = StringField(
         _l("Betreff"),
-        filters=[strip],
+        filters=[clean_line],
         validators=[DataRequired(REQUIRED), Length(max=SUBJECT_MAX), one_line],
     )
     body = TextAreaField(
         _l("Text"),
+        filters=[clean_text],
         validators=[DataRequired(REQUIRED), Length(max=BODY_MAX)],
     )
 
@@ -95,5 +143,7 @@ class LookupForm(FlaskForm):
         csrf = False  # a GET search that changes nothing
 
     email = StringField(
-        _l("E-Mail-Adresse"), filters=[strip], validators=[DataRequired(REQUIRED), Length(max=254)]
+        _l("E-Mail-Adresse"),
+        filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=254), no_control],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -17,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from forum.db import utcnow
 from forum.extensions import db
@@ -27,6 +29,7 @@ from .services import InvalidAddress, normalize_address
 REQUIRED_COLUMNS = ("email", "name", "consented_at")
 CHUNK = 1000
 BERLIN = ZoneInfo("Europe/Berlin")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ImportFileError(ValueError):
@@ -86,17 +89,24 @@ def _rows(
         raise ImportFileError(f"line 1: unknown column(s) {', '.join(unknown)}")
     reader.fieldnames = header
     seen: dict[str, int] = {}
-    start = reader.line_num + 1
+    # The csv module's own reader counts the lines it has read, also for a row it cannot
+    # parse (DictReader.line_num only advances with a row it returns).
+    source = reader.reader
+    start = source.line_num + 1
     while True:
         try:
             raw = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportFileError(
-                f"line {reader.line_num}: {exc}; the rows before it were processed"
-            ) from None
-        line, start = start, reader.line_num + 1
+            # E.g. a field over the csv module's size limit. The reader starts afresh with the
+            # next line: report this row (the lines of the record it began) and go on.
+            end = source.line_num
+            where = f" (the row spans lines {start}-{end})" if end > start else ""
+            report.errors.append((start, f"the row cannot be read: {exc}{where}"))
+            start = end + 1
+            continue
+        line, start = start, source.line_num + 1
         if None in raw or any(v is None for v in raw.values()):
             report.errors.append((line, "wrong number of fields"))
             continue
@@ -108,6 +118,12 @@ def _rows(
             report.errors.append((line, f"invalid e-mail address {raw['email']!r}: {exc}"))
             continue
         name = " ".join(raw["name"].split())
+        control = CONTROL.search(name)
+        if control:  # PostgreSQL cannot store NUL; no control character belongs in a name
+            report.errors.append(
+                (line, f"name contains the control character U+{ord(control.group()):04X}")
+            )
+            continue
         if len(name) > 200:
             report.errors.append((line, "name is longer than 200 characters"))
             continue
@@ -123,7 +139,8 @@ def _rows(
         yield _Row(line, email, key, name, consented_at)
 
 
-def _store(chunk: list[_Row], report: ImportReport, label: str, now: datetime) -> None:
+def _add(chunk: list[_Row], label: str, now: datetime) -> tuple[int, int]:
+    """Add the rows' subscribers (not yet present) to the session: ``(added, present)``."""
     present = set(
         db.session.scalars(
             select(Subscriber.email_normalized).where(
@@ -131,9 +148,9 @@ def _store(chunk: list[_Row], report: ImportReport, label: str, now: datetime) -
             )
         )
     )
+    added = 0
     for row in chunk:
         if row.key in present:
-            report.present += 1
             continue
         subscriber = Subscriber(
             email=row.email,
@@ -160,8 +177,32 @@ def _store(chunk: list[_Row], report: ImportReport, label: str, now: datetime) -
             )
         )
         db.session.add(subscriber)
-        report.imported += 1
-    db.session.commit()
+        added += 1
+    return added, len(chunk) - added
+
+
+def _store(chunk: list[_Row], report: ImportReport, label: str, now: datetime) -> None:
+    try:
+        added, present = _add(chunk, label, now)
+        db.session.commit()
+    except SQLAlchemyError:
+        # The database refused a row the checks let through (or a parallel run stored one of
+        # the addresses): store this chunk row by row, so that only that row fails.
+        db.session.rollback()
+        added = present = 0
+        for row in chunk:
+            try:
+                one_added, one_present = _add([row], label, now)
+                db.session.commit()
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                report.errors.append((row.line, f"the database refused the row: {reason}"[:500]))
+                continue
+            added += one_added
+            present += one_present
+    report.imported += added
+    report.present += present
 
 
 def import_csv(path: str | Path) -> ImportReport:
@@ -190,4 +231,5 @@ def import_lines(lines: Iterable[str], label: str = "import", delimiter: str = "
     if chunk:
         _store(chunk, report, label, now)
     db.session.commit()
+    report.errors.sort(key=lambda error: error[0])
     return report

@@ -21,7 +21,7 @@ from flask import current_app
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, literal, or_, select, update
 
 from forum.db import lock_row, read_only, utcnow
 from forum.extensions import db, rq
@@ -371,8 +371,9 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
         with smtp_connection() as conn:
             for start in range(0, len(ids), CLAIM_GROUP):
                 _record(results)
-                held = _claim(ids[start : start + CLAIM_GROUP], limiter)
+                claimed = _claim(ids[start : start + CLAIM_GROUP], limiter)
                 db.session.commit()
+                held = claimed  # only claims that were committed are released below
                 recorded = time.monotonic()
                 while held:
                     delivery_id = held.pop(0)
@@ -426,6 +427,7 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
     except Exception:
         db.session.rollback()
         _record(results)  # a mail that went out must not go out again
+        _release(held)
         db.session.commit()
         raise
     _record(results)
@@ -437,12 +439,21 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
 
 
 def _release(held: list[int]) -> None:
-    """Give up this job's claims on deliveries it did not try (they stay open)."""
+    """Give up this job's claims on deliveries it did not try (they stay open). The claim
+    counted an attempt; no mail was tried, so it is taken back: ``attempts`` counts real tries,
+    and dropped connections do not use up a delivery's retries."""
     if held:
         db.session.connection().execute(
             update(_deliveries)
-            .where(_deliveries.c.id.in_(held), _deliveries.c.status.in_(OPEN_DELIVERY))
-            .values(claimed_until=None)
+            .where(
+                _deliveries.c.id.in_(held),
+                _deliveries.c.status.in_(OPEN_DELIVERY),
+                _deliveries.c.claimed_until.is_not(None),
+            )
+            .values(
+                claimed_until=None,
+                attempts=case((_deliveries.c.attempts > 0, _deliveries.c.attempts - 1), else_=0),
+            )
         )
 
 

@@ -7,6 +7,7 @@ personal link in per recipient (a string replacement, not a template run per mai
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import markdown as md
@@ -18,8 +19,15 @@ from forum.mail import RenderedMail, render_mail
 UNSUBSCRIBE_PLACEHOLDER = "NEWSLETTERUNSUBSCRIBEURLPLACEHOLDER"
 # In escaped text: stop at white space, quotes and escaped angle brackets; no trailing dot etc.
 _URL = re.compile(r"https?://(?:(?!&lt;|&gt;|&quot;|&#3[49];)[^\s<>\"'])+")
-_TAG = re.compile(r"(<[^>]*>)")
-_SAFE_HREF = re.compile(r'<a href="(https?:|mailto:)[^"]*"( title="[^"]*")?>$')
+#: What the organizer's Markdown may become in a mail: text structure and links, nothing that
+#: loads anything (no images: a remote image is a tracking pixel; "no external assets").
+_ALLOWED = frozenset(
+    {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"a", "blockquote", "code", "pre", "hr"}
+)
+_VOID = frozenset({"br", "hr"})
+_SAFE_SCHEMES = ("http:", "https:", "mailto:")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]+")
 
 
 def _linkify(match: re.Match) -> str:
@@ -30,24 +38,98 @@ def _linkify(match: re.Match) -> str:
     return f'<a href="{url}">{url}</a>{tail}'
 
 
+def _safe_href(value: str | None) -> str | None:
+    """The link target if it is a web or mail address (checked after entities are decoded,
+    ignoring case and any spaces or control characters a browser would skip)."""
+    if not value:
+        return None
+    probe = _CONTROL_OR_SPACE.sub("", value).lower()
+    if not probe.startswith(_SAFE_SCHEMES) or probe in _SAFE_SCHEMES:
+        return None
+    return value.strip()
+
+
+class _Sanitizer(HTMLParser):
+    """Rebuilds HTML from an allowlist: the tags of :data:`_ALLOWED` without attributes, except
+    ``href`` (http, https, mailto) and ``title`` on links and ``start`` on ordered lists. An
+    image becomes its alt text; any other tag is dropped (its text stays, escaped); comments and
+    declarations go. Bare URLs in text outside links become links."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.open: list[str] = []  # allowed tags opened and not yet closed
+        self.links = 0  # depth of open <a> (no links inside links)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.handle_data(attrs.get("alt") or "")
+            return
+        if tag not in _ALLOWED:
+            return
+        rendered = ""
+        if tag == "a":
+            if self.links:
+                return
+            href = _safe_href(attrs.get("href"))
+            if href is None:
+                self.open.append("a-dropped")
+                return
+            rendered = f' href="{escape(href)}"'
+            if attrs.get("title"):
+                rendered += f' title="{escape(attrs["title"])}"'
+            self.links += 1
+        elif tag == "ol" and (attrs.get("start") or "").isdigit():
+            rendered = f' start="{int(attrs["start"])}"'
+        self.out.append(f"<{tag}{rendered}>")
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and tag in self.open:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and "a-dropped" in self.open:
+            if self.open[-1] == "a-dropped":
+                self.open.pop()
+                return
+        if tag not in _ALLOWED or tag in _VOID or tag not in self.open:
+            return
+        while self.open:  # close what is still open inside it
+            top = self.open.pop()
+            if top == "a-dropped":
+                continue
+            self.out.append(f"</{top}>")
+            if top == "a":
+                self.links -= 1
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        text = str(escape(data))
+        self.out.append(text if self.links else _URL.sub(_linkify, text))
+
+    def result(self) -> str:
+        self.close()
+        for top in reversed(self.open):
+            if top != "a-dropped":
+                self.out.append(f"</{top}>")
+        self.open.clear()
+        return "".join(self.out)
+
+
 def body_to_html(text: str) -> Markup:
     """The organizer's text (plain text with light Markdown: paragraphs, ``- `` lists,
-    ``**bold**``) as HTML. Escaped first, so no HTML of the author gets through; bare URLs
-    outside of links become links."""
+    ``**bold**``, headings, links) as HTML. Escaped first, so no HTML of the author gets
+    through; then Markdown's output passes an allowlist (:class:`_Sanitizer`): no images, no
+    links other than http, https and mailto. Bare URLs outside of links become links."""
     html = md.markdown(str(escape(text or "")), extensions=["sane_lists"])
-    parts, in_link = [], False
-    for part in _TAG.split(html):
-        if part.startswith("<"):
-            if part.startswith("<a "):
-                in_link = True
-                if not _SAFE_HREF.match(part):
-                    part = "<a>"  # only web and mail links (no javascript: and the like)
-            elif part == "</a>":
-                in_link = False
-            parts.append(part)
-        else:
-            parts.append(part if in_link else _URL.sub(_linkify, part))
-    return Markup("".join(parts))
+    sanitizer = _Sanitizer()
+    sanitizer.feed(html)
+    return Markup(sanitizer.result())
 
 
 def list_id() -> str:

@@ -5,6 +5,7 @@ commit (the caller does)."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -59,8 +60,12 @@ def normalize_address(address: str) -> tuple[str, str]:
     return address, address.lower()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def clean_name(name: str | None) -> str:
-    return " ".join((name or "").split())[:200]
+    """One line, single spaces, no control characters (PostgreSQL cannot store NUL)."""
+    return _CONTROL.sub("", " ".join((name or "").split()))[:200]
 
 
 def find_subscriber(address: str) -> Subscriber | None:
@@ -68,6 +73,8 @@ def find_subscriber(address: str) -> Subscriber | None:
         _address, key = normalize_address(address)
     except InvalidAddress:
         key = (address or "").strip().lower()
+        if _CONTROL.search(key):  # no stored address has one (and PostgreSQL refuses NUL)
+            return None
     return db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
 
 

@@ -30,7 +30,14 @@ from forum.models import Round
 
 from . import announcements as ann
 from . import services
-from .forms import AnnouncementForm, ButtonForm, DispatchForm, LookupForm, SubscribeForm
+from .forms import (
+    CONTROL,
+    AnnouncementForm,
+    ButtonForm,
+    DispatchForm,
+    LookupForm,
+    SubscribeForm,
+)
 from .jobs import enqueue_batches, enqueue_dispatch
 from .models import Announcement, AnnouncementStatus, Subscriber
 
@@ -51,7 +58,7 @@ def subscribe():
     form = SubscribeForm()
     if request.method == "GET":
         email = request.args.get("email", "")
-        if email and not any(ch in email for ch in "\r\n\x00"):
+        if email and not CONTROL.search(email):
             form.email.data = email.strip()[:254]
     if not form.validate_on_submit():
         return render_template("newsletter/subscribe.html", form=form), (
@@ -330,7 +337,8 @@ def consent():
 def consent_download(fmt: str):
     if fmt not in ("json", "csv"):
         abort(404)
-    export = services.consent_export(request.args.get("email", "")[:254])
+    email = request.args.get("email", "")[:254]
+    export = None if CONTROL.search(email) else services.consent_export(email)
     if export is None:
         abort(404)
     stem = "einwilligung-" + export["email"].replace("@", "-at-")
