@@ -31,6 +31,8 @@ from wtforms.validators import (
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
 from forum.newsletter.consent import consent_text
 
+from .models import APPLICATION_FIELDS
+
 
 def _choices(table: dict, placeholder) -> list[SelectChoice]:
     return [SelectChoice("", placeholder)] + [
@@ -187,17 +189,8 @@ class ConfirmForm(FlaskForm):
     """A button only: the state change happens on POST, never on the GET a scanner makes."""
 
 
-PREFILL_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "organisation",
-    "body_type",
-    "state",
-    "role",
-    "department",
-)
+#: What the query string may prefill: the entries, without the free texts.
+PREFILL_FIELDS = tuple(f for f in APPLICATION_FIELDS if f not in ("motivation", "challenge"))
 
 
 # --- applicants: offer and status page -------------------------------------------------------

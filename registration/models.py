@@ -42,6 +42,22 @@ HOLDING = (Status.OFFERED, Status.ACCEPTED)
 _live_sql = "status IN ({})".format(", ".join(f"'{s.value}'" for s in LIVE))
 
 
+#: The applicant's own entries (the public form's text and choice fields, PRODUCT.md).
+APPLICATION_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organisation",
+    "body_type",
+    "state",
+    "role",
+    "department",
+    "motivation",
+    "challenge",
+)
+
+
 class Actor(enum.StrEnum):
     APPLICANT = "applicant"
     ORGANIZER = "organizer"

@@ -17,7 +17,7 @@ from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, lifecycle, notifications
-from .models import LIVE, Actor, Application, Status
+from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
 
@@ -42,21 +42,6 @@ class SubmitResult:
     outcome: Outcome
     application: Application | None = None
     failures: list[eligibility.Failure] = field(default_factory=list)
-
-
-APPLICATION_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "organisation",
-    "body_type",
-    "state",
-    "role",
-    "department",
-    "motivation",
-    "challenge",
-)
 
 
 def find_live(rnd: Round, email: str) -> Application | None:
