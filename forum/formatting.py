@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as etree
@@ -81,8 +82,18 @@ class SafeMarkdown(Extension):
         md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
 
 
+_GENDER_STAR = re.compile(r"(?<=\w)\*(?=\w)")
+
+
+def protect_gender_star(text: str) -> str:
+    """German gender-inclusive forms (``Bürgermeister*innen``) put a star inside a word;
+    Markdown would read two of them as emphasis. Stars between letters stay stars."""
+    return _GENDER_STAR.sub(r"\\*", text)
+
+
 def render_markdown(text: str) -> Markup:
     """Organizers write Markdown, not HTML: raw HTML is escaped first, images are dropped,
     links keep only http, https and mailto targets."""
-    html = markdown.markdown(str(escape(text or "")), extensions=["sane_lists", SafeMarkdown()])
+    source = protect_gender_star(str(escape(text or "")))
+    html = markdown.markdown(source, extensions=["sane_lists", SafeMarkdown()])
     return Markup(html)

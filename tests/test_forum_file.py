@@ -174,3 +174,14 @@ def test_forum_description_markdown_is_safe(client, runner, tmp_path):
     assert "javascript:" not in html
     assert 'href="https://example.org"' in html
     assert "tracker.example" not in html and "<img" not in html
+
+
+def test_gender_star_is_not_emphasis(app):
+    from forum.formatting import render_markdown
+    from forum.newsletter.render import body_to_html
+
+    text = "Für Oberbürgermeister*innen, Bürgermeister*innen und Landrät*innen, **wichtig**."
+    for html in (str(render_markdown(text)), str(body_to_html(text))):
+        assert "Oberbürgermeister*innen, Bürgermeister*innen" in html
+        assert "<em>" not in html
+        assert "<strong>wichtig</strong>" in html
