@@ -158,13 +158,11 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from flask_babel import format_date, format_datetime, get_locale
+    from flask_babel import get_locale
 
     from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label, who_may_apply
 
-    app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
     formatting.register(app.jinja_env)
-    app.jinja_env.filters["date"] = lambda v, f="long": format_date(v, f) if v else ""
 
     @app.context_processor
     def _helpers():

@@ -33,6 +33,7 @@ from wtforms.validators import DataRequired, Length
 
 from .db import utcnow
 from .extensions import db, limiter, login
+from .mail import normalize_email
 from .models import Forum, Organizer, Round
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
@@ -66,10 +67,6 @@ def verify_password(organizer: Organizer | None, password: str) -> bool:
     if ok and _hasher.check_needs_rehash(organizer.password_hash):
         organizer.password_hash = hash_password(password)
     return ok
-
-
-def normalize_email(address: str) -> str:
-    return address.strip().lower()
 
 
 def find_organizer(email: str) -> Organizer | None:

@@ -45,9 +45,8 @@ def register(env) -> None:
     env.filters["meeting_span"] = meeting_span
     env.filters["deadline"] = deadline
     env.filters["markdown"] = render_markdown
-    env.filters.setdefault(
-        "datetime", lambda v, f="medium": format_datetime(_dt(v), f) if v else ""
-    )
+    env.filters["datetime"] = lambda v, f="medium": format_datetime(_dt(v), f) if v else ""
+    env.filters["date"] = lambda v, f="long": format_date(_dt(v), f) if v else ""
 
 
 # --- Markdown for organizer texts ------------------------------------------------------------

@@ -13,14 +13,13 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from email import charset as email_charset
 from email.mime.text import MIMEText
 from pathlib import Path
 
 import jinja2
 from flask import Flask, current_app
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale
 from flask_mail import Connection
 from flask_mail import Message as FlaskMailMessage
 
@@ -107,19 +106,17 @@ def send_message(message: QuotedPrintableMessage, conn: Connection | None = None
         own.send(message)
 
 
+def normalize_email(address: str) -> str:
+    """The form in which addresses are compared (unique per round, organizer login)."""
+    return address.strip().lower()
+
+
+def public_url(path: str) -> str:
+    """An absolute link for mails, under ``PUBLIC_BASE_URL`` (links in mails are contracts)."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
 # --- rendering -------------------------------------------------------------------------------
-
-
-def _parse_dt(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def _fmt_datetime(value, fmt: str = "medium") -> str:
-    return format_datetime(_parse_dt(value), fmt) if value else ""
-
-
-def _fmt_date(value, fmt: str = "long") -> str:
-    return format_date(_parse_dt(value), fmt) if value else ""
 
 
 def init_app(app: Flask) -> None:
@@ -131,8 +128,6 @@ def init_app(app: Flask) -> None:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["datetime"] = _fmt_datetime
-    env.filters["date"] = _fmt_date
     formatting.register(env)
     app.extensions["mail_templates"] = env
 

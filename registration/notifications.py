@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from forum.codes import ROLES, STATES, label
 from forum.db import utcnow
 from forum.extensions import db
+from forum.mail import public_url
 from forum.models import OutboxMessage
 from forum.outbox import queue_mail
 
 from .models import Application
 from .tokens import Purpose, make_token
-
-
-def public_url(path: str) -> str:
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
 def confirm_url(application: Application) -> str:

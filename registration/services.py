@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from forum.db import lock_row, utcnow
 from forum.extensions import db
+from forum.mail import normalize_email
 from forum.models import Round
 from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
@@ -19,10 +20,6 @@ from forum.privacy import PRIVACY_VERSION
 from . import admission, eligibility, lifecycle, notifications
 from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
-
-
-def normalize_email(address: str) -> str:
-    return address.strip().lower()
 
 
 def normalize_organisation(name: str) -> str:

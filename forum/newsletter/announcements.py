@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from forum.codes import who_may_apply
 from forum.db import lock_row, utcnow
 from forum.extensions import db
-from forum.mail import RenderedMail, render_mail
+from forum.mail import RenderedMail, public_url, render_mail
 from forum.models import Organizer, Round
 from forum.outbox import queue_mail
 
@@ -25,7 +25,6 @@ from .models import (
     Subscriber,
 )
 from .render import announcement_context, list_headers
-from .tokens import public_url
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000

@@ -8,6 +8,8 @@ from enum import StrEnum
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from forum.mail import public_url
+
 
 class Purpose(StrEnum):
     CONFIRM = "newsletter-confirm"  # names a consent record (one request to subscribe)
@@ -41,10 +43,6 @@ def read_token(purpose: Purpose, token: str, max_age: int | None = None) -> str:
     if not isinstance(payload, str) or not 0 < len(payload) <= 32:
         raise TokenInvalid()
     return payload
-
-
-def public_url(path: str) -> str:
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
 def confirm_url(consent_public_id: str) -> str:
