@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from forum.db import lock_row, utcnow
+from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
 from forum.models import Round
@@ -65,6 +65,7 @@ def submit_application(
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
         return SubmitResult(Outcome.INELIGIBLE, failures=failures)
+    begin_writes()  # from here on under the write lock: the duplicate check, then the rows
     result = _store_application(rnd, data, locale, now)
     if data.get("newsletter"):
         # Its own double opt-in, with the newsletter's consent record; the newsletter answers

@@ -15,9 +15,10 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from forum.codes import who_may_apply
-from forum.db import utcnow
+from forum.db import reads_first, utcnow
 from forum.extensions import db, limiter
 from forum.models import Round
 
@@ -40,8 +41,13 @@ from .tokens import Purpose, make_token
 bp = Blueprint("registration", __name__)
 
 
-def _round_or_404(slug: str) -> Round:
-    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
+def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
+    stmt = select(Round).where(Round.slug == slug)
+    if with_meetings:
+        # The form page and the confirmation mail show the forum and the meetings: loaded
+        # with the round in one go, not lazily one by one.
+        stmt = stmt.options(joinedload(Round.forum), selectinload(Round.meetings))
+    rnd = db.session.scalar(stmt)
     if rnd is None:
         abort(404)
     return rnd
@@ -53,8 +59,9 @@ def _apply_limit() -> str:
 
 @bp.route("/rounds/<slug>/apply", methods=["GET", "POST"])
 @limiter.limit(_apply_limit, methods=["POST"])
+@reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
-    rnd = _round_or_404(slug)
+    rnd = _round_or_404(slug, with_meetings=True)
     form = ApplicationForm()
     if request.method == "GET":
         for name in PREFILL_FIELDS:
