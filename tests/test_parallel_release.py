@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from forum.models import Organizer, OutboxMessage
 from registration.models import Application, ApplicationEvent
-from registration.selection.models import Review, StagedDecision
+from registration.selection.models import ApplicationTag, Review, StagedDecision
 from tests.test_parallel_admission import organizer_sessions, run_parallel, statuses
 
 pytestmark = pytest.mark.slow
@@ -112,3 +112,29 @@ def test_parallel_release_happens_once(
         )
         == 10
     )
+
+
+def test_double_clicks_store_one_review_and_one_tag(
+    live_server, make_round, make_application, make_organizer
+):
+    """The same organizer's review (and the same tag) sent six times at once: stored once."""
+    rnd = make_round(review_criteria=["A", "B"])
+    application = make_application(rnd)
+    (session,) = organizer_sessions(live_server, make_organizer, rnd.forum, 1, 1)
+    base = f"/admin/applications/{application.id}"
+    review = {"score-1": "4", "score-2": "5", "note": "gut"}
+    codes = run_parallel([post(live_server, session, base + "/review", review)] * 6, 6)
+    assert codes == [302] * 6, codes
+    codes = run_parallel([post(live_server, session, base + "/tags", {"tag": "Favorit"})] * 6, 6)
+    assert codes == [302] * 6, codes
+    db.session.commit()
+    reviews = db.session.scalars(select(Review)).all()
+    assert len(reviews) == 1 and reviews[0].scores == [4, 5]
+    assert db.session.scalars(select(ApplicationTag.tag)).all() == ["Favorit"]
+    reasons = Counter(
+        db.session.scalars(
+            select(ApplicationEvent.reason).where(ApplicationEvent.application_id == application.id)
+        )
+    )
+    assert reasons["Bewertung abgegeben"] == 1 and reasons["Bewertung geändert"] == 5
+    assert reasons["Schlagwort hinzugefügt: Favorit"] == 1

@@ -296,3 +296,29 @@ def test_dashboard_and_csv_have_the_review_figures(client, login, make_round, ma
     assert db.session.scalar(select(Application.status).where(Application.id == high.id)) == (
         "submitted"
     )
+
+
+def test_retention_removes_tags_notes_and_reviewers_notes(
+    client, login, make_round, make_application, runner
+):
+    from datetime import timedelta
+
+    from forum.db import utcnow
+
+    now = utcnow()
+    rnd = make_round(opens=now - timedelta(days=800), closes=now - timedelta(days=700))
+    rnd.meetings[0].starts = now - timedelta(days=600)
+    rnd.meetings[0].ends = now - timedelta(days=599)
+    db.session.commit()
+    application = make_application(rnd)
+    login(forums=[rnd.forum])
+    client.post(f"/admin/applications/{application.id}/tags", data={"tag": "Favorit"})
+    client.post(f"/admin/applications/{application.id}/notes", data={"text": "Kennt Herrn X"})
+    review(client, application, (4,), note="persönlich bekannt")
+    result = runner.invoke(args=["maintenance", "run"])
+    assert result.exit_code == 0, result.output
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(ApplicationTag)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ApplicationNote)) == 0
+    (kept,) = reviews_of(application)
+    assert kept.note == "" and kept.scores == [4]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from forum.db import lock_row
 from forum.extensions import db
 from forum.models import Organizer
 
@@ -54,7 +55,9 @@ def _record(application: Application, organizer: Organizer, text: str) -> None:
 
 
 def add_tag(application: Application, tag: str, organizer: Organizer) -> bool:
-    """False if the application already has the tag (compared case-insensitively)."""
+    """False if the application already has the tag (compared case-insensitively). Locks the
+    application's row, so the same tag sent twice at once is stored once."""
+    lock_row(Application, application.id)
     if tag.casefold() in {t.casefold() for t in tags(application)}:
         return False
     db.session.add(ApplicationTag(application_id=application.id, tag=tag))

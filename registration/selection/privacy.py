@@ -75,3 +75,13 @@ def erase_notes(key: str, reason: str) -> int:
             review.note = ""
             count += 1
     return count
+
+
+def scrub(application: Application) -> None:
+    """For the anonymisation of one application (erasure and retention): its tags, internal
+    notes and staged decision go, the reviewers' notes are emptied; the scores stay (they name
+    nobody). Does not commit."""
+    for model in (ApplicationTag, ApplicationNote, StagedDecision):
+        db.session.execute(delete(model).where(model.application_id == application.id))
+    for review in db.session.scalars(select(Review).where(Review.application_id == application.id)):
+        review.note = ""

@@ -12,6 +12,7 @@ from statistics import mean
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
+from forum.db import lock_row
 from forum.extensions import db
 from forum.models import Organizer, Round
 
@@ -112,6 +113,9 @@ def submit_review(
 ) -> Review:
     """Store (or replace) the organizer's review of an application and record it in the
     history. With ``conflict``, scores and note are dropped: the review does not count."""
+    # Lock the application's row: the same reviewer sending the form twice at once (a double
+    # click) replaces one review instead of inserting two.
+    lock_row(Application, application.id)
     criteria = criteria_of(application.round)
     if not conflict:
         if len(scores) != len(criteria) or any(not 1 <= s <= 5 for s in scores):
