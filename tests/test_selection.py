@@ -258,3 +258,68 @@ def test_decided_applications_cannot_be_staged(client, login, field):
     )
     assert "schon entschieden" in response.get_data(as_text=True)
     assert staged(rnd) == {}
+
+
+@pytest.mark.slow
+def test_three_organizers_select_24_of_60(
+    app, client, login, make_round, make_application, smtp, work
+):
+    """The issue's "done when": three organizers review 60 applications for 24 seats (two
+    reviews each), see a proposal that respects every limit, adjust it, and release it."""
+    rnd = make_round(
+        seats=24,
+        max_per_state=14,
+        max_per_organisation=2,
+        review_criteria=["Motivation", "Passung", "Herausforderung"],
+    )
+    apps = [
+        make_application(
+            rnd,
+            state="DE-BY" if n % 3 else "DE-BW",
+            organisation="Stadt Augsburg" if n % 10 == 0 else f"Gemeinde {n}",
+            role="mayor" if n % 2 else "deputy",
+        )
+        for n in range(60)
+    ]
+    organizers = [
+        login(f"orga{k}@forum.example.org", admin=False, forums=[rnd.forum], as_client=c)
+        for k, c in enumerate([client, app.test_client(), app.test_client()])
+    ]
+    for n, a in enumerate(apps):
+        for k, c in enumerate(organizers):
+            if (n + k) % 3 == 0:
+                continue  # two of the three review each application
+            scores = [str(1 + (n * 7 + k * 3 + j) % 5) for j in range(3)]
+            data = {f"score-{j + 1}": s for j, s in enumerate(scores)}
+            assert c.post(f"/admin/applications/{a.id}/review", data=data).status_code == 302
+    for c in organizers:  # each left a third to the others
+        assert 'data-count="20"' in c.get(f"/admin/rounds/{rnd.slug}/review").text
+    url = f"/admin/rounds/{rnd.slug}/selection"
+    assert organizers[0].post(url, data={"action": "propose"}).status_code == 302
+    proposal = staged(rnd)
+    admitted = [a for a in apps if proposal[a.id] == "admit"]
+    assert len(admitted) == 24
+    assert sum(1 for a in admitted if a.state == "DE-BY") <= 14
+    assert sum(1 for a in admitted if a.organisation == "Stadt Augsburg") <= 2
+    # The ranking page shows them in order of the mean score.
+    html = organizers[1].get(url).get_data(as_text=True)
+    means = [
+        float(m) for m in re.findall(r'<td class="num">(\d\.\d\d)</td>\s*<td class="num">2', html)
+    ]
+    assert len(means) == 60 and means == sorted(means, reverse=True)
+    # Another organizer adjusts: the first admitted is rejected instead.
+    first = admitted[0]
+    organizers[2].post(url + "/stage", data={"application_id": str(first.id), "decision": "reject"})
+    assert organizers[1].post(url, data={"action": "release"}).status_code == 302
+    db.session.commit()
+    db.session.expire_all()
+    final = {a.id: db.session.get(Application, a.id) for a in apps}
+    offered = [a for a in final.values() if a.status == "offered"]
+    assert len(offered) == 23  # the rejected one's seat stays free for a decision by hand
+    assert final[first.id].status == "rejected"
+    assert sum(1 for a in offered if a.state == "DE-BY") <= 14
+    assert sum(1 for a in offered if a.organisation == "Stadt Augsburg") <= 2
+    assert sum(1 for a in final.values() if a.status == "waitlisted") == 36
+    work()
+    assert len(smtp.messages) == 60
+    assert all(len(smtp.to(a.email)) == 1 for a in apps)
