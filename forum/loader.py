@@ -33,7 +33,7 @@ class ForumFileError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # str, text, int, bool, datetime, codes
+    kind: str  # str, text, int, bool, datetime, codes, labels
     required: bool = False
     max_length: int | None = None
     choices: dict | None = None
@@ -66,6 +66,10 @@ ROUND_FIELDS = {
     "body_types": Field("codes", required=True, choices=BODY_TYPES),
     "max_per_state": Field("int", minimum=1, maximum=10_000),
     "max_per_organisation": Field("int", minimum=1, maximum=10_000),
+    # Selection (issue 9): criteria scored 1-5 by reviewers, reviews wanted, blind review.
+    "review_criteria": Field("labels", max_length=100, maximum=12),
+    "reviewers_per_application": Field("int", minimum=1, maximum=20),
+    "blind_review": Field("bool"),
     "meetings": Field("meetings"),
 }
 
@@ -85,6 +89,9 @@ ROUND_DEFAULTS = {
     "confirm_hours": 48,
     "max_per_state": None,
     "max_per_organisation": None,
+    "review_criteria": [],
+    "reviewers_per_application": 2,
+    "blind_review": False,
     "meetings": [],
 }
 
@@ -137,6 +144,19 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
         if len(set(value)) != len(value):
             raise ForumFileError(at, "lists a code twice")
         return list(value)
+    if field.kind == "labels":
+        # A list of short names (e.g. review criteria); may be empty; no duplicates.
+        if not isinstance(value, list):
+            raise ForumFileError(at, 'expected a list of strings, e.g. ["Motivation"]')
+        if field.maximum is not None and len(value) > field.maximum:
+            raise ForumFileError(at, f"at most {field.maximum} entries")
+        names = [
+            _check(f"{where}.{key}", str(i), Field("str", True, field.max_length), v)
+            for i, v in enumerate(value, start=1)
+        ]
+        if len({n.casefold() for n in names}) != len(names):
+            raise ForumFileError(at, "lists a name twice")
+        return names
     raise AssertionError(field.kind)
 
 

@@ -59,6 +59,13 @@ class Round(db.Model):
     body_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_per_state: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_per_organisation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Selection (review rounds): named criteria, each scored 1 to 5; how many reviews each
+    # application should get; blind review hides who applied from reviewers until decisions
+    # are staged (``review_revealed_at``, set by the first staged decision).
+    review_criteria: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reviewers_per_application: Mapped[int] = mapped_column(Integer, default=2)
+    blind_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Bumped under the round's lock by every change of held seats or waitlist order, so that
     # concurrent writers serialize on this row on every database.
     version: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,12 +13,16 @@ def init_app(app: Flask) -> None:
     from . import (
         admin,
         models,  # noqa: F401
+        selection,
         views,
     )
     from .admission import lapse_expired_offers
     from .privacy import anonymise_finished_rounds, erase_applications, export_applications
     from .services import expire_unconfirmed
 
+    # First: its personal-data provider must erase tags and notes while the applications
+    # still carry the address (the "applications" provider anonymises them).
+    selection.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     register_task(app, "expired_unconfirmed", expire_unconfirmed)

@@ -25,6 +25,7 @@ from forum.extensions import db
 from . import admission, dashboard
 from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
+from .selection.views import application_extras
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
 
@@ -145,6 +146,7 @@ def _application_page(application: Application, status: int = 200, **forms):
         holding=application.status in HOLDING,
         waitlisted=application.status == Status.WAITLISTED,
         decidable=application.status in (Status.SUBMITTED, Status.WAITLISTED),
+        **application_extras(application),
     ), status
 
 

@@ -429,6 +429,25 @@ def decide_many(
     return results
 
 
+def decide_each(
+    rnd: Round,
+    decisions: list[tuple[Application, Action | str, str]],
+    organizer: Organizer | None = None,
+) -> list[Result]:
+    """Different decisions (each with its own message) on one round's applications, applied in
+    the given order under one lock, exactly as if an organizer had made them one by one: seats
+    and limits are counted after each. Used to release staged decisions."""
+    rnd = lock_round(rnd.id)
+    _reload([a for a, _action, _message in decisions])
+    counts = held_counts(rnd.id)
+    results = []
+    for application, action, message in decisions:
+        if application.round_id != rnd.id:
+            raise ValueError("application of another round")
+        results.append(_decide_locked(application, rnd, Action(action), counts, organizer, message))
+    return results
+
+
 def revoke(application: Application, organizer: Organizer | None, reason: str) -> Result:
     """An organizer takes back an offered or accepted seat; the seat goes to the waitlist."""
     rnd = _lock_for(application)

@@ -20,6 +20,8 @@ from forum.extensions import db
 from forum.models import Round
 
 from .models import HOLDING, Application, Status
+from .selection.models import StagedDecision
+from .selection.reviews import review_stats_subquery
 
 PER_PAGE = 50
 STATUS_ORDER = [
@@ -37,6 +39,10 @@ STATUS_ORDER = [
 ]
 
 
+#: Sort orders of the list (review figures, issue 9); "-" = descending.
+SORTS = ("score_mean", "-score_mean", "reviews", "-reviews", "spread", "-spread")
+
+
 @dataclass
 class Filters:
     status: str = ""  # "" = all
@@ -44,6 +50,7 @@ class Filters:
     state: str = ""
     role: str = ""
     body_type: str = ""
+    sort: str = ""  # "" = by id (waitlist: by position); see SORTS
     page: int = 1
 
     @classmethod
@@ -65,6 +72,7 @@ class Filters:
             state=pick("state", STATES),
             role=pick("role", ROLES),
             body_type=pick("body_type", BODY_TYPES),
+            sort=pick("sort", SORTS),
             page=page,
         )
 
@@ -76,6 +84,7 @@ class Filters:
             "state": self.state,
             "role": self.role,
             "body_type": self.body_type,
+            "sort": self.sort,
             "page": self.page,
         }
         values.update(changes)
@@ -177,11 +186,22 @@ def filtered(rnd: Round, filters: Filters) -> Select:
 
 
 @dataclass
+class Figures:
+    """Review figures of one application in the list."""
+
+    score_mean: float | None = None
+    reviews: int = 0
+    spread: float | None = None
+    staged: str = ""
+
+
+@dataclass
 class Page:
     items: list[Application]
     total: int
     page: int
     per_page: int
+    figures: dict[int, Figures] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -194,14 +214,40 @@ def list_page(rnd: Round, filters: Filters, per_page: int = PER_PAGE) -> Page:
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pages = max(1, ceil(total / per_page))
     page = min(filters.page, pages)
-    if filters.status == Status.WAITLISTED:
+    stats = review_stats_subquery()
+    stmt = (
+        stmt.add_columns(
+            stats.c.score_mean,
+            func.coalesce(stats.c.reviews, 0),
+            stats.c.spread,
+            StagedDecision.action,
+        )
+        .outerjoin(stats, stats.c.application_id == Application.id)
+        .outerjoin(StagedDecision, StagedDecision.application_id == Application.id)
+    )
+    if filters.sort:
+        column = {
+            "score_mean": stats.c.score_mean,
+            "reviews": func.coalesce(stats.c.reviews, 0),
+            "spread": stats.c.spread,
+        }[filters.sort.lstrip("-")]
+        column = column.desc() if filters.sort.startswith("-") else column.asc()
+        order = (column.nulls_last(), Application.id)
+    elif filters.status == Status.WAITLISTED:
         order = (Application.waitlist_position, Application.id)
     else:
         order = (Application.id,)
-    items = list(
-        db.session.scalars(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page))
-    )
-    return Page(items, total, page, per_page)
+    rows = db.session.execute(
+        stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    items = [row[0] for row in rows]
+    figures = {
+        a.id: Figures(
+            None if m is None else float(m), n, None if sp is None else float(sp), st or ""
+        )
+        for a, m, n, sp, st in rows
+    }
+    return Page(items, total, page, per_page, figures)
 
 
 # --- CSV export --------------------------------------------------------------------------------
@@ -225,6 +271,9 @@ CSV_COLUMNS = (
     "motivation",
     "challenge",
 )
+#: Review figures after the application's columns (issue 9): mean score, number of reviews,
+#: spread (highest minus lowest reviewer's mean), the staged decision.
+SELECTION_COLUMNS = ("score_mean", "reviews", "spread", "staged")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -242,6 +291,10 @@ def neutralise(value) -> str:
     return text
 
 
+def _two(value) -> str:
+    return "" if value is None else f"{float(value):.2f}"
+
+
 def export_csv(rnd: Round) -> Iterator[str]:
     """The round's applications as CSV (with a BOM, so Excel reads UTF-8), in chunks; one
     query, streamed from the database."""
@@ -249,15 +302,27 @@ def export_csv(rnd: Round) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + SELECTION_COLUMNS)
+    stats = review_stats_subquery()
     result = db.session.execute(
-        select(*columns)
+        select(
+            *columns,
+            stats.c.score_mean,
+            func.coalesce(stats.c.reviews, 0),
+            stats.c.spread,
+            StagedDecision.action,
+        )
+        .outerjoin(stats, stats.c.application_id == Application.id)
+        .outerjoin(StagedDecision, StagedDecision.application_id == Application.id)
         .where(Application.round_id == rnd.id)
         .order_by(Application.id)
         .execution_options(yield_per=1000)
     )
     for row in result:
-        writer.writerow([neutralise(v) for v in row])
+        mean, reviews, spread, staged = row[-4:]
+        writer.writerow(
+            [neutralise(v) for v in row[:-4]] + [_two(mean), reviews, _two(spread), staged or ""]
+        )
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

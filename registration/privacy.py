@@ -23,6 +23,7 @@ from forum.models import Round
 
 from . import admission, lifecycle
 from .models import LIVE, Actor, Application, Status
+from .selection.privacy import scrub as scrub_selection
 
 ERASED_NAME = "gelöscht"
 ERASED_NOTE = "Personenbezogene Daten gelöscht"
@@ -139,6 +140,7 @@ def anonymise(application: Application, note: str, now: datetime | None = None) 
     application.motivation = ""
     application.challenge = ""
     application.anonymised_at = now
+    scrub_selection(application)
     status = Status(application.status)
     lifecycle.record(application, status, Actor.SYSTEM, note, from_status=status)
 
