@@ -26,13 +26,13 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from .db import utcnow
 from .extensions import db, limiter, login
+from .form_limits import BoundedForm
 from .mail import normalize_email
 from .models import Forum, Organizer, Round
 
@@ -167,7 +167,7 @@ def visible_forums_query():
 # --- login page --------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BoundedForm):
     email = EmailField(_l("E-Mail-Adresse"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Passwort"), validators=[DataRequired(), Length(max=1000)])
 

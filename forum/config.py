@@ -38,6 +38,13 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_APPLY = "20 per minute; 200 per hour"
 
+    # Request size (Flask/Werkzeug): the whole body, the form data held in memory, and the
+    # number of form fields. The largest legitimate form (an announcement of 20,000 characters,
+    # percent-encoded) stays well below; anything larger is a short 413 page, parsed no further.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+    MAX_FORM_PARTS = 1000
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

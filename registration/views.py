@@ -19,6 +19,7 @@ from sqlalchemy import select
 from forum.codes import who_may_apply
 from forum.db import utcnow
 from forum.extensions import db, limiter
+from forum.form_limits import max_length
 from forum.models import Round
 
 from . import admission
@@ -60,7 +61,8 @@ def apply(slug: str):
         for name in PREFILL_FIELDS:
             value = request.args.get(name)
             if value:
-                getattr(form, name).data = value[:254]
+                field = getattr(form, name)
+                field.data = value[: max_length(field) or 254]
     phase = rnd.phase()
     context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
     if phase != "open":

@@ -1,0 +1,45 @@
+"""Forms that never echo more than a field may hold.
+
+A refused form is shown again with what was sent, so that nobody has to type it twice. A value
+longer than its field's ``Length(max=…)`` is refused, and echoed only up to that limit: an
+oversized post must not come back as an equally oversized page."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms.validators import Length
+
+
+def max_length(field: Field) -> int | None:
+    """The smallest ``Length(max=…)`` among the field's validators, or None."""
+    limits = [
+        v.max
+        for v in field.validators
+        if isinstance(v, Length) and v.max is not None and v.max >= 0
+    ]
+    return min(limits) if limits else None
+
+
+def clip_echo(form) -> None:
+    """Cut what each field would show again (``raw_data`` and ``data``) to its limit."""
+    for field in form:
+        limit = max_length(field)
+        if limit is None:
+            continue
+        if field.raw_data:
+            field.raw_data = [
+                value[:limit] if isinstance(value, str) else value for value in field.raw_data
+            ]
+        if isinstance(field.data, str) and len(field.data) > limit:
+            field.data = field.data[:limit]
+
+
+class BoundedForm(FlaskForm):
+    """A FlaskForm whose refused values are echoed up to their field's limit only."""
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if not ok:
+            clip_echo(self)
+        return ok
