@@ -4,6 +4,7 @@ rate limits per address and per account, and the ``organizer`` command group."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import sys
 from functools import wraps
@@ -20,13 +21,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -34,7 +36,7 @@ from .db import utcnow
 from .extensions import db, limiter, login
 from .form_limits import BoundedForm
 from .mail import normalize_email
-from .models import Forum, Organizer, Round
+from .models import Forum, Organizer, OrganizerSession, Round
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 
@@ -110,6 +112,42 @@ def set_password(organizer: Organizer, password: str) -> None:
     organizer.session_token = secrets.token_hex(16)  # ends other sessions
 
 
+def end_all_sessions(organizer: Organizer) -> int:
+    """Sign the organizer out on every browser (their sessions' rows go, the account token
+    changes). Returns how many sessions ended; the caller commits."""
+    organizer.session_token = secrets.token_hex(16)
+    return db.session.execute(
+        delete(OrganizerSession).where(OrganizerSession.organizer_id == organizer.id)
+    ).rowcount
+
+
+# --- server-side sessions ----------------------------------------------------------------
+
+SESSION_KEY = "organizer_session"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def start_session(organizer: Organizer) -> None:
+    """Log in: a new session row; its key goes into the (signed) session cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(OrganizerSession(organizer_id=organizer.id, key_hash=_key_hash(key)))
+    login_user(organizer)
+    session[SESSION_KEY] = key
+
+
+def end_session() -> None:
+    """Log out this browser: its session row goes, so a copy of the cookie is worth nothing."""
+    key = session.pop(SESSION_KEY, None)
+    if isinstance(key, str):
+        db.session.execute(
+            delete(OrganizerSession).where(OrganizerSession.key_hash == _key_hash(key))
+        )
+    logout_user()
+
+
 @login.user_loader
 def load_organizer(user_id: str) -> Organizer | None:
     organizer_id, _sep, token = (user_id or "").partition(":")
@@ -118,6 +156,14 @@ def load_organizer(user_id: str) -> Organizer | None:
     organizer = db.session.get(Organizer, int(organizer_id))
     if organizer is None or not organizer.active or organizer.session_token != token:
         return None
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str) or not db.session.scalar(
+        select(OrganizerSession.id).where(
+            OrganizerSession.key_hash == _key_hash(key),
+            OrganizerSession.organizer_id == organizer.id,
+        )
+    ):
+        return None  # logged out (here or everywhere): the cookie's session is gone
     return organizer
 
 
@@ -202,8 +248,8 @@ def login_page():
         organizer = find_organizer(form.email.data)
         if verify_password(organizer, form.password.data) and organizer.active:
             organizer.last_login_at = utcnow()
+            start_session(organizer)
             db.session.commit()
-            login_user(organizer)
             return redirect(_safe_next(request.args.get("next")))
         db.session.rollback()
         form.password.errors.append(_("E-Mail-Adresse oder Passwort ist falsch."))
@@ -216,8 +262,21 @@ def login_page():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    end_session()
+    db.session.commit()
     flash(_("Sie sind abgemeldet."), "info")
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    organizer = db.session.get(Organizer, current_user.id)
+    count = end_all_sessions(organizer)
+    session.pop(SESSION_KEY, None)
+    logout_user()
+    db.session.commit()
+    flash(_("Sie sind auf allen Geräten abgemeldet (%(count)d Sitzungen).", count=count), "info")
     return redirect(url_for("auth.login_page"))
 
 
