@@ -7,6 +7,7 @@ import functools
 import hashlib
 import secrets
 import sys
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -36,7 +38,8 @@ from .db import utcnow
 from .extensions import db, limiter, login
 from .form_limits import BoundedForm
 from .mail import normalize_email
-from .models import Forum, Organizer, OrganizerSession, Round
+from .models import Forum, Organizer, OrganizerSession, OutboxMessage, Round
+from .outbox import queue_mail
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 
@@ -225,6 +228,76 @@ def _account_key() -> str:
     return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
 
 
+# --- device cookies (OWASP: slow down online guessing attacks with device cookies) ----------
+
+DEVICE_COOKIE = "forum_device"
+
+
+def secret_keys() -> list[str]:
+    """For itsdangerous: the fallbacks first, the current key last (it signs)."""
+    return [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.secret_key]
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(secret_keys(), salt="organizer-device")
+
+
+def trusted_device() -> str | None:
+    """The nonce of this browser's device cookie, if it was issued to the account whose
+    address is being entered (a browser that signed in to it before); else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 500:
+        return None
+    try:
+        data = _device_serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str):
+        return None
+    if data.get("e") != normalize_email(request.form.get("email", ""))[:254]:
+        return None
+    return data["n"]
+
+
+def _device_key() -> str:
+    return "login-device:" + (trusted_device() or "")
+
+
+def _set_device_cookie(response, organizer: Organizer):
+    value = _device_serializer().dumps({"e": organizer.email, "n": secrets.token_urlsafe(16)})
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=current_app.config["LOGIN_DEVICE_COOKIE_DAYS"] * 24 * 3600,
+        path=url_for("auth.login_page"),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _account_under_attack(_limit) -> None:
+    """The account's limit for unknown browsers is reached: tell the organizer (once in
+    ``LOGIN_ATTACK_MAIL_HOURS``). Their own browsers keep getting in."""
+    organizer = find_organizer(request.form.get("email", "")[:254])
+    if organizer is None or not organizer.active:
+        return
+    since = utcnow() - timedelta(hours=current_app.config["LOGIN_ATTACK_MAIL_HOURS"])
+    warned = db.session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.recipient == organizer.email,
+            OutboxMessage.template == "login_attack",
+            OutboxMessage.created_at >= since,
+        )
+        .limit(1)
+    )
+    if warned is None:
+        queue_mail(organizer.email, "login_attack", "de", {"email": organizer.email})
+        db.session.commit()
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site. Browsers drop tabs and newlines and read backslashes as
     slashes, so ``/<TAB>/evil.example`` or ``/\\evil.example`` would leave the site: any
@@ -238,8 +311,22 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])  # per address
-@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_account_key)  # per account
+@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT_ADDRESS"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT_ACCOUNT"],
+    methods=["POST"],
+    key_func=_account_key,
+    exempt_when=lambda: trusted_device() is not None,
+    deduct_when=lambda response: response.status_code == 401,  # wrong passwords only
+    on_breach=_account_under_attack,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT_DEVICE"],
+    methods=["POST"],
+    key_func=_device_key,
+    exempt_when=lambda: trusted_device() is None,
+    deduct_when=lambda response: response.status_code == 401,
+)
 def login_page():
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
@@ -250,7 +337,7 @@ def login_page():
             organizer.last_login_at = utcnow()
             start_session(organizer)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return _set_device_cookie(redirect(_safe_next(request.args.get("next"))), organizer)
         db.session.rollback()
         form.password.errors.append(_("E-Mail-Adresse oder Passwort ist falsch."))
         return render_template("admin/login.html", form=form), 401

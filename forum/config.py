@@ -7,6 +7,9 @@ import os
 
 class Defaults:
     SECRET_KEY = "dev-insecure-change-me"
+    # Earlier keys, still accepted (never used to sign): sessions and links in mails already
+    # sent keep working after a rotation. E.g. FORUM_SECRET_KEY_FALLBACKS='["old key"]'.
+    SECRET_KEY_FALLBACKS: list[str] = []
     SQLALCHEMY_DATABASE_URI: str | None = None  # set in create_app: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -44,6 +47,15 @@ class Defaults:
     MAX_CONTENT_LENGTH = 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 512 * 1024
     MAX_FORM_PARTS = 1000
+
+    # Login throttling (OWASP "device cookies"): a browser that signed in to an account before
+    # carries a signed device cookie and has its own limit; all other browsers share the
+    # account's limit, so an attacker locks out only unknown browsers, never the owner's.
+    LOGIN_RATELIMIT_ADDRESS = "10 per minute; 50 per hour"  # per client address
+    LOGIN_RATELIMIT_ACCOUNT = "10 per 15 minutes"  # per account, browsers without its cookie
+    LOGIN_RATELIMIT_DEVICE = "10 per 15 minutes"  # per device cookie
+    LOGIN_DEVICE_COOKIE_DAYS = 365
+    LOGIN_ATTACK_MAIL_HOURS = 6  # at most one warning mail to the account in this time
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
