@@ -39,14 +39,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'forum.sqlite'}"
         )
+    # Redis down or frozen must not hang a request: every connection (queue, locks, rate
+    # limits) fails fast, and the outbox sweep delivers later.
+    redis_timeouts = {
+        "socket_connect_timeout": app.config["REDIS_CONNECT_TIMEOUT"],
+        "socket_timeout": app.config["REDIS_SOCKET_TIMEOUT"],
+    }
     rq_url = app.config["RQ_CONNECTION"]
-    if isinstance(rq_url, str) and "socket_connect_timeout" not in rq_url:
-        # Redis down must not hang a request: fail fast, the outbox sweep delivers later.
-        sep = "&" if "?" in rq_url else "?"
-        app.config["RQ_CONNECTION"] = f"{rq_url}{sep}socket_connect_timeout=3"
+    if isinstance(rq_url, str):
+        app.config["RQ_CONNECTION"] = _with_query(rq_url, redis_timeouts)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["RQ_CONNECTION"]
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        **redis_timeouts,
+        **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+    }
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     app.config["PREFERRED_URL_SCHEME"] = (
         "https" if app.config["PUBLIC_BASE_URL"].startswith("https") else "http"
@@ -110,6 +117,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
     return app
+
+
+def _with_query(url: str, params: dict) -> str:
+    """The URL with these query parameters added, unless it sets them itself."""
+    missing = {k: v for k, v in params.items() if f"{k}=" not in url}
+    if not missing:
+        return url
+    sep = "&" if "?" in url else "?"
+    return url + sep + urlencode(missing)
 
 
 class RowIdConverter(IntegerConverter):

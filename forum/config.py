@@ -16,6 +16,12 @@ class Defaults:
 
     RQ_CONNECTION = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUES = ["default", "mail", "bulk"]
+    # Seconds for connecting to Redis and for each command (queue, locks, rate limits): a
+    # frozen Redis costs a request about this much, then the request goes on without it.
+    REDIS_CONNECT_TIMEOUT = 2
+    REDIS_SOCKET_TIMEOUT = 0.5
+    # After a failed enqueue, requests leave mail to the outbox sweep for this long.
+    REDIS_BACKOFF_SECONDS = 15
     # None: Flask-RQ's default (synchronous when TESTING). We always want the real queue.
     RQ_ASYNC = True
 
