@@ -81,9 +81,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger(__name__).warning(
             "FORUM_SECRET_KEY is not set: links and sessions are signed with the development key"
         )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # PostgreSQL unreachable: fail within seconds, not the operating system's minutes;
+        # connections that died with a restart are replaced before use.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_pre_ping", True)
+        options["connect_args"] = {
+            "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
+            **options.get("connect_args", {}),
+        }
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, app.config)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
@@ -199,12 +209,35 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy import exc as sa_exc
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
         db.session.rollback()
         return render_template("error.html", code=400, reason="csrf"), 400
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def _database_unavailable(exc):
+        # Busy (a lock not granted in time) or down: the transaction is rolled back, so nothing
+        # is half-written; a calm page and a hint when to come back.
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself is gone
+            db.session.remove()
+        app.logger.warning(
+            "database unavailable in %s: %s", request.endpoint, getattr(exc, "orig", None) or exc
+        )
+        g.error_logged = True
+        g._login_user = login.anonymous_user()  # the page must not query the database again
+        response = app.make_response(
+            (render_template("error.html", code=503, reason="database"), 503)
+        )
+        response.headers["Retry-After"] = str(app.config["RETRY_AFTER_SECONDS"])
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,7 +12,13 @@ class Defaults:
     SECRET_KEY_FALLBACKS: list[str] = []
     SQLALCHEMY_DATABASE_URI: str | None = None  # set in create_app: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    SQLITE_BUSY_TIMEOUT_MS = 30_000
+    SQLITE_BUSY_TIMEOUT_MS = 30_000  # jobs and commands
+    # A request waits at most this long for a lock (SQLite's write lock, a PostgreSQL row or
+    # table lock); then the database counts as busy: 503 with Retry-After, nothing written.
+    SQLITE_REQUEST_BUSY_TIMEOUT_MS = 5_000
+    POSTGRES_REQUEST_LOCK_TIMEOUT_MS = 5_000
+    DATABASE_CONNECT_TIMEOUT = 3  # seconds (PostgreSQL)
+    RETRY_AFTER_SECONDS = 30  # the Retry-After of a 503 (database busy or down)
 
     RQ_CONNECTION = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUES = ["default", "mail", "bulk"]

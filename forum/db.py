@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from flask import has_request_context
 from sqlalchemy import DateTime, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -73,15 +74,30 @@ def read_only():
         _read_only.reset(token)
 
 
-def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+def configure_engine(engine: Engine, config) -> None:
+    """SQLite: transaction control and pragmas. Both: a request waits for a lock at most
+    ``SQLITE_REQUEST_BUSY_TIMEOUT_MS`` / ``POSTGRES_REQUEST_LOCK_TIMEOUT_MS`` (then the
+    database counts as busy: a 503 page, nothing written); jobs and commands wait longer
+    (``SQLITE_BUSY_TIMEOUT_MS``; PostgreSQL's default, no limit)."""
+    if engine.dialect.name == "postgresql":
+        request_lock_ms = int(config["POSTGRES_REQUEST_LOCK_TIMEOUT_MS"])
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_pg(conn):
+            if has_request_context():
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {request_lock_ms}")
+
+        return
     if engine.dialect.name != "sqlite":
         return
+    busy_ms = int(config["SQLITE_BUSY_TIMEOUT_MS"])
+    request_busy_ms = int(config["SQLITE_REQUEST_BUSY_TIMEOUT_MS"])
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -89,6 +105,8 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        timeout = request_busy_ms if has_request_context() else busy_ms
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
         conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
 
 

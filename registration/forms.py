@@ -28,7 +28,7 @@ from wtforms.validators import (
 )
 
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
-from forum.form_limits import BoundedForm
+from forum.form_limits import BoundedForm, single_line
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
@@ -78,10 +78,7 @@ def clean(value):
     return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
-def _one_line(form, field):
-    if field.data and any(ch in field.data for ch in "\r\n\x00"):
-        raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
-
+_one_line = single_line  # no line breaks, control or invisible format characters
 
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 CHOOSE = _l("Bitte wählen Sie aus.")
@@ -134,7 +131,8 @@ class ApplicationForm(BoundedForm):
     department = SelectField(
         _l("Bereich (optional)"),
         choices=_choices(DEPARTMENTS, _l("– keine Angabe –")),
-        validators=[Optional()],
+        # No Optional(): it would stop at a value of spaces and let it through; the check
+        # below allows a code or nothing.
         validate_choice=False,
     )
     motivation = TextAreaField(

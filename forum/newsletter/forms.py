@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from forum.form_limits import BoundedForm
+from forum.form_limits import BoundedForm, single_line
 
 from .announcements import BODY_MAX, SUBJECT_MAX
 from .consent import consent_text
@@ -68,6 +68,7 @@ class EmailAddress:
 def one_line(form, field):
     if field.data and any(ch in field.data for ch in "\r\n"):
         raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
+    single_line(form, field)
 
 
 class _ConsentLabel:
