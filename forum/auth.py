@@ -37,6 +37,7 @@ from wtforms.validators import DataRequired, Length
 from .db import utcnow
 from .extensions import db, limiter, login
 from .form_limits import BoundedForm
+from .keys import secret_keys
 from .mail import normalize_email
 from .models import Forum, Organizer, OrganizerSession, OutboxMessage, Round
 from .outbox import queue_mail
@@ -231,11 +232,6 @@ def _account_key() -> str:
 # --- device cookies (OWASP: slow down online guessing attacks with device cookies) ----------
 
 DEVICE_COOKIE = "forum_device"
-
-
-def secret_keys() -> list[str]:
-    """For itsdangerous: the fallbacks first, the current key last (it signs)."""
-    return [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.secret_key]
 
 
 def _device_serializer() -> URLSafeSerializer:
