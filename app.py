@@ -39,14 +39,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'forum.sqlite'}"
         )
+    # Redis down or frozen must not hang a request: every connection (queue, locks, rate
+    # limits) fails fast, and the outbox sweep delivers later.
+    redis_timeouts = {
+        "socket_connect_timeout": app.config["REDIS_CONNECT_TIMEOUT"],
+        "socket_timeout": app.config["REDIS_SOCKET_TIMEOUT"],
+    }
     rq_url = app.config["RQ_CONNECTION"]
-    if isinstance(rq_url, str) and "socket_connect_timeout" not in rq_url:
-        # Redis down must not hang a request: fail fast, the outbox sweep delivers later.
-        sep = "&" if "?" in rq_url else "?"
-        app.config["RQ_CONNECTION"] = f"{rq_url}{sep}socket_connect_timeout=3"
+    if isinstance(rq_url, str):
+        app.config["RQ_CONNECTION"] = _with_query(rq_url, redis_timeouts)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["RQ_CONNECTION"]
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2})
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        **redis_timeouts,
+        **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+    }
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     app.config["PREFERRED_URL_SCHEME"] = (
         "https" if app.config["PUBLIC_BASE_URL"].startswith("https") else "http"
@@ -74,9 +81,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger(__name__).warning(
             "FORUM_SECRET_KEY is not set: links and sessions are signed with the development key"
         )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # PostgreSQL unreachable: fail within seconds, not the operating system's minutes;
+        # connections that died with a restart are replaced before use.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_pre_ping", True)
+        options["connect_args"] = {
+            "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
+            **options.get("connect_args", {}),
+        }
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, app.config)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
@@ -110,6 +127,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
     return app
+
+
+def _with_query(url: str, params: dict) -> str:
+    """The URL with these query parameters added, unless it sets them itself."""
+    missing = {k: v for k, v in params.items() if f"{k}=" not in url}
+    if not missing:
+        return url
+    sep = "&" if "?" in url else "?"
+    return url + sep + urlencode(missing)
 
 
 class RowIdConverter(IntegerConverter):
@@ -183,12 +209,35 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy import exc as sa_exc
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
         db.session.rollback()
         return render_template("error.html", code=400, reason="csrf"), 400
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def _database_unavailable(exc):
+        # Busy (a lock not granted in time) or down: the transaction is rolled back, so nothing
+        # is half-written; a calm page and a hint when to come back.
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself is gone
+            db.session.remove()
+        app.logger.warning(
+            "database unavailable in %s: %s", request.endpoint, getattr(exc, "orig", None) or exc
+        )
+        g.error_logged = True
+        g._login_user = login.anonymous_user()  # the page must not query the database again
+        response = app.make_response(
+            (render_template("error.html", code=503, reason="database"), 503)
+        )
+        response.headers["Retry-After"] = str(app.config["RETRY_AFTER_SECONDS"])
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

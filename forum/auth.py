@@ -4,8 +4,10 @@ rate limits per address and per account, and the ``organizer`` command group."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import sys
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -20,21 +22,25 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from .db import utcnow
 from .extensions import db, limiter, login
+from .form_limits import BoundedForm
+from .keys import secret_keys
 from .mail import normalize_email
-from .models import Forum, Organizer, Round
+from .models import Forum, Organizer, OrganizerSession, OutboxMessage, Round
+from .outbox import queue_mail
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 
@@ -110,6 +116,42 @@ def set_password(organizer: Organizer, password: str) -> None:
     organizer.session_token = secrets.token_hex(16)  # ends other sessions
 
 
+def end_all_sessions(organizer: Organizer) -> int:
+    """Sign the organizer out on every browser (their sessions' rows go, the account token
+    changes). Returns how many sessions ended; the caller commits."""
+    organizer.session_token = secrets.token_hex(16)
+    return db.session.execute(
+        delete(OrganizerSession).where(OrganizerSession.organizer_id == organizer.id)
+    ).rowcount
+
+
+# --- server-side sessions ----------------------------------------------------------------
+
+SESSION_KEY = "organizer_session"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def start_session(organizer: Organizer) -> None:
+    """Log in: a new session row; its key goes into the (signed) session cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(OrganizerSession(organizer_id=organizer.id, key_hash=_key_hash(key)))
+    login_user(organizer)
+    session[SESSION_KEY] = key
+
+
+def end_session() -> None:
+    """Log out this browser: its session row goes, so a copy of the cookie is worth nothing."""
+    key = session.pop(SESSION_KEY, None)
+    if isinstance(key, str):
+        db.session.execute(
+            delete(OrganizerSession).where(OrganizerSession.key_hash == _key_hash(key))
+        )
+    logout_user()
+
+
 @login.user_loader
 def load_organizer(user_id: str) -> Organizer | None:
     organizer_id, _sep, token = (user_id or "").partition(":")
@@ -118,6 +160,14 @@ def load_organizer(user_id: str) -> Organizer | None:
     organizer = db.session.get(Organizer, int(organizer_id))
     if organizer is None or not organizer.active or organizer.session_token != token:
         return None
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str) or not db.session.scalar(
+        select(OrganizerSession.id).where(
+            OrganizerSession.key_hash == _key_hash(key),
+            OrganizerSession.organizer_id == organizer.id,
+        )
+    ):
+        return None  # logged out (here or everywhere): the cookie's session is gone
     return organizer
 
 
@@ -167,7 +217,7 @@ def visible_forums_query():
 # --- login page --------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BoundedForm):
     email = EmailField(_l("E-Mail-Adresse"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Passwort"), validators=[DataRequired(), Length(max=1000)])
 
@@ -177,6 +227,71 @@ bp = Blueprint("auth", __name__, url_prefix="/admin")
 
 def _account_key() -> str:
     return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
+
+
+# --- device cookies (OWASP: slow down online guessing attacks with device cookies) ----------
+
+DEVICE_COOKIE = "forum_device"
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(secret_keys(), salt="organizer-device")
+
+
+def trusted_device() -> str | None:
+    """The nonce of this browser's device cookie, if it was issued to the account whose
+    address is being entered (a browser that signed in to it before); else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 500:
+        return None
+    try:
+        data = _device_serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str):
+        return None
+    if data.get("e") != normalize_email(request.form.get("email", ""))[:254]:
+        return None
+    return data["n"]
+
+
+def _device_key() -> str:
+    return "login-device:" + (trusted_device() or "")
+
+
+def _set_device_cookie(response, organizer: Organizer):
+    value = _device_serializer().dumps({"e": organizer.email, "n": secrets.token_urlsafe(16)})
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=current_app.config["LOGIN_DEVICE_COOKIE_DAYS"] * 24 * 3600,
+        path=url_for("auth.login_page"),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _account_under_attack(_limit) -> None:
+    """The account's limit for unknown browsers is reached: tell the organizer (once in
+    ``LOGIN_ATTACK_MAIL_HOURS``). Their own browsers keep getting in."""
+    organizer = find_organizer(request.form.get("email", "")[:254])
+    if organizer is None or not organizer.active:
+        return
+    since = utcnow() - timedelta(hours=current_app.config["LOGIN_ATTACK_MAIL_HOURS"])
+    warned = db.session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.recipient == organizer.email,
+            OutboxMessage.template == "login_attack",
+            OutboxMessage.created_at >= since,
+        )
+        .limit(1)
+    )
+    if warned is None:
+        queue_mail(organizer.email, "login_attack", "de", {"email": organizer.email})
+        db.session.commit()
 
 
 def _safe_next(target: str | None) -> str:
@@ -192,8 +307,22 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])  # per address
-@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_account_key)  # per account
+@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT_ADDRESS"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT_ACCOUNT"],
+    methods=["POST"],
+    key_func=_account_key,
+    exempt_when=lambda: trusted_device() is not None,
+    deduct_when=lambda response: response.status_code == 401,  # wrong passwords only
+    on_breach=_account_under_attack,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT_DEVICE"],
+    methods=["POST"],
+    key_func=_device_key,
+    exempt_when=lambda: trusted_device() is None,
+    deduct_when=lambda response: response.status_code == 401,
+)
 def login_page():
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
@@ -202,9 +331,9 @@ def login_page():
         organizer = find_organizer(form.email.data)
         if verify_password(organizer, form.password.data) and organizer.active:
             organizer.last_login_at = utcnow()
+            start_session(organizer)
             db.session.commit()
-            login_user(organizer)
-            return redirect(_safe_next(request.args.get("next")))
+            return _set_device_cookie(redirect(_safe_next(request.args.get("next"))), organizer)
         db.session.rollback()
         form.password.errors.append(_("E-Mail-Adresse oder Passwort ist falsch."))
         return render_template("admin/login.html", form=form), 401
@@ -216,8 +345,21 @@ def login_page():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    end_session()
+    db.session.commit()
     flash(_("Sie sind abgemeldet."), "info")
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    organizer = db.session.get(Organizer, current_user.id)
+    count = end_all_sessions(organizer)
+    session.pop(SESSION_KEY, None)
+    logout_user()
+    db.session.commit()
+    flash(_("Sie sind auf allen Geräten abgemeldet (%(count)d Sitzungen).", count=count), "info")
     return redirect(url_for("auth.login_page"))
 
 

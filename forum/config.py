@@ -7,12 +7,27 @@ import os
 
 class Defaults:
     SECRET_KEY = "dev-insecure-change-me"
+    # Earlier keys, still accepted (never used to sign): sessions and links in mails already
+    # sent keep working after a rotation. E.g. FORUM_SECRET_KEY_FALLBACKS='["old key"]'.
+    SECRET_KEY_FALLBACKS: list[str] = []
     SQLALCHEMY_DATABASE_URI: str | None = None  # set in create_app: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    SQLITE_BUSY_TIMEOUT_MS = 30_000
+    SQLITE_BUSY_TIMEOUT_MS = 30_000  # jobs and commands
+    # A request waits at most this long for a lock (SQLite's write lock, a PostgreSQL row or
+    # table lock); then the database counts as busy: 503 with Retry-After, nothing written.
+    SQLITE_REQUEST_BUSY_TIMEOUT_MS = 5_000
+    POSTGRES_REQUEST_LOCK_TIMEOUT_MS = 5_000
+    DATABASE_CONNECT_TIMEOUT = 3  # seconds (PostgreSQL)
+    RETRY_AFTER_SECONDS = 30  # the Retry-After of a 503 (database busy or down)
 
     RQ_CONNECTION = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUES = ["default", "mail", "bulk"]
+    # Seconds for connecting to Redis and for each command (queue, locks, rate limits): a
+    # frozen Redis costs a request about this much, then the request goes on without it.
+    REDIS_CONNECT_TIMEOUT = 2
+    REDIS_SOCKET_TIMEOUT = 0.5
+    # After a failed enqueue, requests leave mail to the outbox sweep for this long.
+    REDIS_BACKOFF_SECONDS = 15
     # None: Flask-RQ's default (synchronous when TESTING). We always want the real queue.
     RQ_ASYNC = True
 
@@ -37,6 +52,22 @@ class Defaults:
     RATELIMIT_STORAGE_URI: str | None = None  # default: the RQ Redis
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_APPLY = "20 per minute; 200 per hour"
+
+    # Request size (Flask/Werkzeug): the whole body, the form data held in memory, and the
+    # number of form fields. The largest legitimate form (an announcement of 20,000 characters,
+    # percent-encoded) stays well below; anything larger is a short 413 page, parsed no further.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+    MAX_FORM_PARTS = 1000
+
+    # Login throttling (OWASP "device cookies"): a browser that signed in to an account before
+    # carries a signed device cookie and has its own limit; all other browsers share the
+    # account's limit, so an attacker locks out only unknown browsers, never the owner's.
+    LOGIN_RATELIMIT_ADDRESS = "10 per minute; 50 per hour"  # per client address
+    LOGIN_RATELIMIT_ACCOUNT = "10 per 15 minutes"  # per account, browsers without its cookie
+    LOGIN_RATELIMIT_DEVICE = "10 per 15 minutes"  # per device cookie
+    LOGIN_DEVICE_COOKIE_DAYS = 365
+    LOGIN_ATTACK_MAIL_HOURS = 6  # at most one warning mail to the account in this time
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from flask import has_request_context
 from sqlalchemy import DateTime, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -130,15 +131,30 @@ def _writes_need_the_lock(session: Session, _context, _instances) -> None:
         raise RuntimeError("write in a reads_first view before begin_writes()")
 
 
-def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+def configure_engine(engine: Engine, config) -> None:
+    """SQLite: transaction control and pragmas. Both: a request waits for a lock at most
+    ``SQLITE_REQUEST_BUSY_TIMEOUT_MS`` / ``POSTGRES_REQUEST_LOCK_TIMEOUT_MS`` (then the
+    database counts as busy: a 503 page, nothing written); jobs and commands wait longer
+    (``SQLITE_BUSY_TIMEOUT_MS``; PostgreSQL's default, no limit)."""
+    if engine.dialect.name == "postgresql":
+        request_lock_ms = int(config["POSTGRES_REQUEST_LOCK_TIMEOUT_MS"])
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_pg(conn):
+            if has_request_context():
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {request_lock_ms}")
+
+        return
     if engine.dialect.name != "sqlite":
         return
+    busy_ms = int(config["SQLITE_BUSY_TIMEOUT_MS"])
+    request_busy_ms = int(config["SQLITE_REQUEST_BUSY_TIMEOUT_MS"])
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -146,38 +162,40 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        timeout = request_busy_ms if has_request_context() else busy_ms
         if _read_only.get():
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
             conn.exec_driver_sql("BEGIN")
         else:
-            _begin_immediate(conn.connection.dbapi_connection, busy_timeout_ms / 1000)
+            _begin_immediate(conn, timeout)
 
 
-def _begin_immediate(dbapi_connection, timeout: float) -> None:
+def _begin_immediate(conn, timeout_ms: int) -> None:
     """``BEGIN IMMEDIATE``, waiting for the write lock by polling in short steps.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms between
     tries, so under steady contention a waiter sleeps long after the lock came free and writers
     queue up (the public form fell to a tenth of a minimal app's rate). Here a waiter looks again
-    after 0.2 to 2 ms (with jitter, so that waiters do not move in step) until the busy timeout
-    has passed; then SQLite's "database is locked" error goes up as before."""
-    cursor = dbapi_connection.cursor()
+    after 0.2 to 2 ms (with jitter, so that waiters do not move in step) until the timeout has
+    passed; the last try goes through SQLAlchemy, so that "database is locked" reaches the
+    caller as the usual OperationalError (a request answers 503)."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 0")
     try:
-        cursor.execute("PRAGMA busy_timeout = 0")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_ms / 1000
         pause = 0.0002
-        while True:
+        while time.monotonic() < deadline:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
-                if time.monotonic() >= deadline:
-                    raise
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, 0.002)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
-        cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         cursor.close()
 
 

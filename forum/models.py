@@ -195,3 +195,18 @@ class Organizer(db.Model):
 
     def __repr__(self) -> str:
         return f"<Organizer {self.email}>"
+
+
+class OrganizerSession(db.Model):
+    """One signed-in browser of an organizer. The session cookie holds the random key, the
+    database only its SHA-256: logging out deletes the row, and a copy of the cookie made
+    before is worth nothing. "Log out everywhere" deletes all rows of the organizer."""
+
+    __tablename__ = "organizer_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -32,6 +31,7 @@ from .auth import (
     set_password,
 )
 from .extensions import db
+from .form_limits import BoundedForm
 from .models import Forum, Organizer
 
 bp = Blueprint("organizers", __name__, url_prefix="/admin/organizers")
@@ -55,7 +55,7 @@ def _password_length(form, field):
         )
 
 
-class OrganizerForm(FlaskForm):
+class OrganizerForm(BoundedForm):
     name = StringField(_l("Name"), filters=[_strip], validators=[Optional(), Length(max=200)])
     is_admin = BooleanField(_l("Admin (verwaltet Organisator*innen und alle Foren)"))
     forums = CheckboxListField(_l("Zugeordnete Foren"), coerce=int, validate_choice=True)
@@ -85,14 +85,14 @@ class NewOrganizerForm(OrganizerForm):
             raise ValidationError(_l("Bitte geben Sie eine gültige E-Mail-Adresse an.")) from None
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(BoundedForm):
     password = PasswordField(
         _l("Neues Passwort"),
         validators=[DataRequired(REQUIRED), Length(max=1000), _password_length],
     )
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(BoundedForm):
     """A button only (disable / enable)."""
 
 

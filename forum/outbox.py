@@ -20,6 +20,7 @@ from rq import Retry
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import redis_guard
 from .db import utcnow
 from .extensions import db, rq
 from .mail import MailHeaderError, build_message, render_mail, send_message
@@ -89,6 +90,9 @@ def enqueue_messages(ids: list[int]) -> int:
     """Enqueue delivery jobs; returns how many were enqueued. Redis being down is not an error
     here: the rows stay unsent and the maintenance sweep picks them up."""
     done = 0
+    if not redis_guard.available():
+        log.warning("Redis failed a moment ago: %d outbox message(s) left to the sweep", len(ids))
+        return 0
     try:
         queue = rq.get_queue("mail")
         with queue.connection.pipeline() as pipe:
@@ -105,8 +109,10 @@ def enqueue_messages(ids: list[int]) -> int:
                 done += 1
             pipe.execute()
     except Exception as exc:  # redis.ConnectionError, TimeoutError, …
+        redis_guard.failed()
         log.warning("could not enqueue %d outbox message(s), the sweep will: %s", len(ids), exc)
         return 0
+    redis_guard.succeeded()
     return done
 
 

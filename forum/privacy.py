@@ -53,6 +53,22 @@ def register_personal_data(app: Flask, name: str, export_fn: ExportFn, erase_fn:
     app.extensions.setdefault(_EXTENSION, {})[name] = Provider(name, export_fn, erase_fn)
 
 
+#: ``link_fn(key, forum_ids) -> bool``: whether the address is tied to one of these forums
+#: (e.g. an application to one of their rounds). Registered by the domain packages, so that
+#: organizers may see what concerns their forums only.
+ForumLinkFn = Callable[[str, set[int]], bool]
+
+
+def register_forum_link(app: Flask, link_fn: ForumLinkFn) -> None:
+    app.extensions.setdefault("forum_links", []).append(link_fn)
+
+
+def address_in_forums(key: str, forum_ids: set[int]) -> bool:
+    return bool(forum_ids) and any(
+        fn(key, forum_ids) for fn in current_app.extensions.get("forum_links", [])
+    )
+
+
 def providers() -> list[Provider]:
     return list(current_app.extensions.get(_EXTENSION, {}).values())
 

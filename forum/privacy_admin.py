@@ -9,12 +9,12 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from .auth import admin_required
 from .extensions import db
+from .form_limits import BoundedForm
 from .privacy import erase_person, export_person
 
 bp = Blueprint("privacy_admin", __name__, url_prefix="/admin/privacy")
@@ -26,7 +26,7 @@ def _strip(value):
     return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
-class LookupForm(FlaskForm):
+class LookupForm(BoundedForm):
     class Meta:
         csrf = False  # a GET search that changes nothing
 
@@ -35,7 +35,7 @@ class LookupForm(FlaskForm):
     )
 
 
-class EraseForm(FlaskForm):
+class EraseForm(BoundedForm):
     email = HiddenField(filters=[_strip], validators=[DataRequired(REQUIRED), Length(max=254)])
     reason = TextAreaField(
         _l("Anlass der Löschung (steht im Verlauf der Bewerbungen; ohne personenbezogene Daten)"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .db import utcnow
-from .extensions import db
+from .extensions import db, rq
 from .models import Forum, Round
 
 bp = Blueprint("forum", __name__)
@@ -37,7 +37,47 @@ def forum_page(slug: str):
     return render_template("forum/forum.html", forum=forum, now=utcnow())
 
 
+@bp.get("/healthz/live")
+def liveness():
+    """Liveness: the process answers. Touches no dependency (a database outage must not make
+    an orchestrator restart healthy processes)."""
+    return {"status": "alive"}
+
+
 @bp.get("/healthz")
+@bp.get("/healthz/ready")
 def healthz():
-    db.session.execute(select(1))
-    return {"status": "ok", "lang": request.accept_languages.best or ""}
+    """Readiness: 200 while the database answers, else 503; names each dependency's state.
+    Redis down is reported but not fatal (mail waits in the outbox)."""
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    ready = checks["database"] == "ok"
+    body = {"status": "ok" if ready else "unavailable", **checks}
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
+    if not ready:
+        response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
+    return response
+
+
+def _check_database() -> str:
+    try:
+        db.session.execute(select(1))
+        db.session.rollback()
+        return "ok"
+    except Exception as exc:
+        try:
+            db.session.rollback()
+        except Exception:
+            db.session.remove()
+        current_app.logger.warning("health check: database down: %s", exc)
+        return "down"
+
+
+def _check_redis() -> str:
+    try:
+        rq.get_queue("default").connection.ping()
+        return "ok"
+    except Exception as exc:
+        current_app.logger.warning("health check: redis down: %s", exc)
+        return "down"

@@ -8,7 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from forum.maintenance import register_task
-    from forum.privacy import register_personal_data
+    from forum.privacy import register_forum_link, register_personal_data
 
     from . import (
         admin,
@@ -17,7 +17,12 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .admission import lapse_expired_offers
-    from .privacy import anonymise_finished_rounds, erase_applications, export_applications
+    from .privacy import (
+        anonymise_finished_rounds,
+        applied_in_forums,
+        erase_applications,
+        export_applications,
+    )
     from .services import expire_unconfirmed
 
     # First: its personal-data provider must erase tags and notes while the applications
@@ -29,3 +34,4 @@ def init_app(app: Flask) -> None:
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
     register_personal_data(app, "applications", export_applications, erase_applications)
+    register_forum_link(app, applied_in_forums)

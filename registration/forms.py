@@ -5,7 +5,6 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -29,6 +28,7 @@ from wtforms.validators import (
 )
 
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
+from forum.form_limits import BoundedForm, single_line
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
@@ -78,16 +78,13 @@ def clean(value):
     return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
-def _one_line(form, field):
-    if field.data and any(ch in field.data for ch in "\r\n\x00"):
-        raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
-
+_one_line = single_line  # no line breaks, control or invisible format characters
 
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 CHOOSE = _l("Bitte wählen Sie aus.")
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(BoundedForm):
     first_name = StringField(
         _l("Vorname"),
         filters=[strip],
@@ -134,7 +131,8 @@ class ApplicationForm(FlaskForm):
     department = SelectField(
         _l("Bereich (optional)"),
         choices=_choices(DEPARTMENTS, _l("– keine Angabe –")),
-        validators=[Optional()],
+        # No Optional(): it would stop at a value of spaces and let it through; the check
+        # below allows a code or nothing.
         validate_choice=False,
     )
     motivation = TextAreaField(
@@ -185,7 +183,7 @@ class ApplicationForm(FlaskForm):
             raise ValidationError(CHOOSE)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(BoundedForm):
     """A button only: the state change happens on POST, never on the GET a scanner makes."""
 
 
@@ -196,13 +194,13 @@ PREFILL_FIELDS = tuple(f for f in APPLICATION_FIELDS if f not in ("motivation", 
 # --- applicants: offer and status page -------------------------------------------------------
 
 
-class OfferForm(FlaskForm):
+class OfferForm(BoundedForm):
     """Accept or decline an offered seat: the buttons are ``name="action"``."""
 
     action = StringField(validators=[DataRequired(), AnyOf(["accept", "decline"])])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(BoundedForm):
     confirm = BooleanField(
         _l("Ja, ich ziehe meine Bewerbung zurück."),
         validators=[DataRequired(_l("Bitte bestätigen Sie, dass Sie zurückziehen möchten."))],
@@ -212,7 +210,7 @@ class WithdrawForm(FlaskForm):
 # --- organizers ----------------------------------------------------------------------------------
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(BoundedForm):
     """POST ``/admin/applications/<id>/decision``: ``action`` = admit | waitlist | reject."""
 
     action = RadioField(
@@ -251,7 +249,7 @@ class BulkDecisionForm(DecisionForm):
             raise ValidationError(_l("Die Auswahl enthält ungültige Einträge."))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(BoundedForm):
     reason = TextAreaField(
         _l("Begründung (steht in der Historie und in der E-Mail an die Person)"),
         filters=[clean],
@@ -259,7 +257,7 @@ class RevokeForm(FlaskForm):
     )
 
 
-class MoveForm(FlaskForm):
+class MoveForm(BoundedForm):
     position = IntegerField(
         _l("Neuer Platz auf der Warteliste"),
         validators=[

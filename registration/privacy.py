@@ -50,6 +50,20 @@ def _applications(key: str) -> list[Application]:
     )
 
 
+def applied_in_forums(key: str, forum_ids: set[int]) -> bool:
+    """Whether the address applied to a round of one of these forums (for
+    :func:`forum.privacy.address_in_forums`)."""
+    return (
+        db.session.scalar(
+            select(Application.id)
+            .join(Round, Round.id == Application.round_id)
+            .where(Application.email_normalized == key, Round.forum_id.in_(forum_ids))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 # --- export ------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from forum.codes import who_may_apply
 from forum.db import reads_first, utcnow
 from forum.extensions import db, limiter
+from forum.form_limits import max_length
 from forum.models import Round
 
 from . import admission
@@ -67,7 +68,8 @@ def apply(slug: str):
         for name in PREFILL_FIELDS:
             value = request.args.get(name)
             if value:
-                getattr(form, name).data = value[:254]
+                field = getattr(form, name)
+                field.data = value[: max_length(field) or 254]
     phase = rnd.phase()
     context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
     if phase != "open":

@@ -494,6 +494,10 @@ def live_server(_schema, database_url, redis_url, tmp_path_factory) -> Iterator[
         "FORUM_SECRET_KEY": "test-secret",
         "FORUM_RATELIMIT_ENABLED": "false",
         "FORUM_MAIL_PORT": "1",  # the server only queues mail; tests deliver with work()
+        # The parallel tests queue dozens of writers on two shared cores: they test the seat
+        # limits, not the lock wait, so requests may wait as long as jobs do.
+        "FORUM_SQLITE_REQUEST_BUSY_TIMEOUT_MS": "30000",
+        "FORUM_POSTGRES_REQUEST_LOCK_TIMEOUT_MS": "30000",
         "FORUM_INSTANCE_PATH": str(instance),
         "FORUM_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }

@@ -8,9 +8,10 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from forum.form_limits import BoundedForm, single_line
 
 from .announcements import BODY_MAX, SUBJECT_MAX
 from .consent import consent_text
@@ -67,6 +68,7 @@ class EmailAddress:
 def one_line(form, field):
     if field.data and any(ch in field.data for ch in "\r\n"):
         raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
+    single_line(form, field)
 
 
 class _ConsentLabel:
@@ -95,7 +97,7 @@ class ConsentField(BooleanField):
         return "y"
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(BoundedForm):
     email = EmailField(
         _l("E-Mail-Adresse"),
         filters=[strip],
@@ -115,11 +117,11 @@ class SubscribeForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(BoundedForm):
     """A form that is only a button (and its CSRF token)."""
 
 
-class AnnouncementForm(FlaskForm):
+class AnnouncementForm(BoundedForm):
     subject = StringField(
         _l("Betreff"),
         filters=[clean_line],
@@ -132,13 +134,13 @@ class AnnouncementForm(FlaskForm):
     )
 
 
-class DispatchForm(FlaskForm):
+class DispatchForm(BoundedForm):
     again = BooleanField(
         _l("Ja, diese Runde wurde schon angekündigt, und ich möchte sie erneut ankündigen.")
     )
 
 
-class LookupForm(FlaskForm):
+class LookupForm(BoundedForm):
     class Meta:
         csrf = False  # a GET search that changes nothing
 

@@ -20,7 +20,7 @@ from forum.db import lock_row, utcnow
 from forum.extensions import db
 from forum.models import OutboxMessage, Round
 from forum.outbox import queue_mail
-from forum.privacy import PRIVACY_VERSION
+from forum.privacy import PRIVACY_VERSION, address_in_forums
 
 from .consent import CONSENT_VERSION, consent_text
 from .models import (
@@ -318,13 +318,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def consent_export(address: str) -> dict[str, Any] | None:
-    """Everything stored about one address, as plain values (the JSON export)."""
+def consent_export(address: str, forum_ids: set[int] | None = None) -> dict[str, Any] | None:
+    """Everything stored about one address, as plain values (the JSON export).
+
+    ``forum_ids`` (an organizer's forums; None for an admin) scopes it: the address must be
+    tied to one of these forums (a consent given in one of their rounds, or whatever
+    :func:`forum.privacy.address_in_forums` knows, e.g. an application), else None, as for an
+    unknown address; and records and announcements of other forums' rounds are left out."""
     subscriber = find_subscriber(address)
     if subscriber is None:
         return None
+    rounds_in_scope = None
+    if forum_ids is not None:
+        rounds_in_scope = set(
+            db.session.scalars(select(Round.id).where(Round.forum_id.in_(forum_ids or {0})))
+        )
+        tied = any(r.round_id in rounds_in_scope for r in subscriber.consents)
+        if not (tied or address_in_forums(subscriber.email_normalized, forum_ids)):
+            return None
+
+    def in_scope(round_id: int | None) -> bool:
+        return rounds_in_scope is None or round_id is None or round_id in rounds_in_scope
+
     received = db.session.execute(
-        select(Announcement.id, Announcement.subject, Delivery.sent_at)
+        select(Announcement.id, Announcement.subject, Delivery.sent_at, Announcement.round_id)
         .join(Delivery, Delivery.announcement_id == Announcement.id)
         .where(
             Delivery.subscriber_id == subscriber.id,
@@ -332,8 +349,11 @@ def consent_export(address: str) -> dict[str, Any] | None:
         )
         .order_by(Delivery.sent_at)
     ).all()
+    received = [(aid, subject, sent_at) for aid, subject, sent_at, rid in received if in_scope(rid)]
     records = []
     for record in subscriber.consents:
+        if not in_scope(record.round_id):
+            continue
         outbox = (
             db.session.get(OutboxMessage, record.outbox_message_id)
             if record.outbox_message_id

@@ -320,13 +320,18 @@ def retry(announcement_id: int):
 # --- consent look-up ---------------------------------------------------------------------------
 
 
+def _forum_scope() -> set[int] | None:
+    """None for an admin (every address); else the ids of the organizer's forums."""
+    return None if current_user.is_admin else {f.id for f in current_user.forums}
+
+
 @admin_bp.get("/consent")
 @organizer_required
 def consent():
     form = LookupForm(request.args)
     export = None
     if request.args.get("email") is not None and form.validate():
-        export = services.consent_export(form.email.data)
+        export = services.consent_export(form.email.data, _forum_scope())
     return render_template(
         "newsletter/admin/consent.html", form=form, export=export, searched="email" in request.args
     )
@@ -338,7 +343,7 @@ def consent_download(fmt: str):
     if fmt not in ("json", "csv"):
         abort(404)
     email = request.args.get("email", "")[:254]
-    export = None if CONTROL.search(email) else services.consent_export(email)
+    export = None if CONTROL.search(email) else services.consent_export(email, _forum_scope())
     if export is None:
         abort(404)
     stem = "einwilligung-" + export["email"].replace("@", "-at-")
