@@ -43,7 +43,7 @@ def load_command(path: str) -> None:
 def maintenance_command() -> None:
     """Expire unconfirmed applications, lapse expired offers and promote, and enqueue every
     unsent outbox message (also those waiting for a retry)."""
-    results = run_maintenance()
+    results = run_maintenance(include_waiting=True)
     for name, count in results.items():
         click.echo(f"{name}: {count}")
     if any(count < 0 for count in results.values()):

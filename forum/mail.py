@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import charset as email_charset
 from email.mime.text import MIMEText
+from email.utils import parseaddr
 from pathlib import Path
 
 import jinja2
@@ -50,7 +51,7 @@ class QuotedPrintableMessage(FlaskMailMessage):
 
 class TimeoutConnection(Connection):
     def configure_host(self):
-        timeout = current_app.config.get("MAIL_TIMEOUT", 15)
+        timeout = current_app.config["MAIL_TIMEOUT"]
         state = self.mail
         if state.use_ssl:
             host = smtplib.SMTP_SSL(state.server, state.port, timeout=timeout)
@@ -96,6 +97,12 @@ def build_message(
     for att in attachments or []:
         msg.attach(att["filename"], att["content_type"], att["data"].encode("utf-8"))
     return msg
+
+
+def envelope_sender() -> str:
+    """The envelope sender (``MAIL FROM``) of every mail: the address of
+    ``MAIL_DEFAULT_SENDER``."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
 def send_message(message: QuotedPrintableMessage, conn: Connection | None = None) -> None:

@@ -215,7 +215,9 @@ def retry_failed(announcement: Announcement) -> int:
             Delivery.announcement_id == announcement.id,
             Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.DEFERRED.value]),
         )
-        .values(status=DeliveryStatus.QUEUED.value, attempts=0, claimed_until=None)
+        .values(
+            status=DeliveryStatus.QUEUED.value, attempts=0, claimed_until=None, next_attempt_at=None
+        )
     ).rowcount
     if count:
         announcement.status = AnnouncementStatus.SENDING.value
