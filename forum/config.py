@@ -29,6 +29,17 @@ class Defaults:
     # again after it (longer than one SMTP transaction: connect and four commands).
     MAIL_CLAIM_SECONDS = 120
 
+    # Bounces (VERP): e.g. "bounces@example.org"; every mail's envelope sender becomes
+    # bounces+<signed token>@example.org. None: the address of MAIL_DEFAULT_SENDER.
+    BOUNCE_ADDRESS: str | None = None
+    # Soft bounces (and 4xx DSNs) of one address: this many within SOFT_BOUNCE_DAYS suppress it.
+    SOFT_BOUNCE_LIMIT = 3
+    SOFT_BOUNCE_DAYS = 30
+    # DKIM: every mail is signed when all three are set.
+    DKIM_SELECTOR: str | None = None
+    DKIM_DOMAIN: str | None = None
+    DKIM_PRIVATE_KEY_PATH: str | None = None
+
     PUBLIC_BASE_URL = "http://localhost:5000"
     ORGANIZER_NAME = "Kommunalforum"
 

@@ -71,6 +71,11 @@ class Failure:
     permanent: bool
     retry_at: datetime | None = None
 
+    @property
+    def refused(self) -> bool:
+        """A 5xx answer of the server: the address goes on the suppression list."""
+        return self.code is not None and 500 <= self.code < 600
+
 
 Outcome = Sent | Skipped | Failure
 

@@ -99,9 +99,16 @@ def build_message(
     return msg
 
 
-def envelope_sender() -> str:
-    """The envelope sender (``MAIL FROM``) of every mail: the address of
-    ``MAIL_DEFAULT_SENDER``."""
+def envelope_sender(kind: str | None = None, item_id: int | None = None) -> str:
+    """The envelope sender (``MAIL FROM``) of a mail: with ``BOUNCE_ADDRESS`` a VERP address
+    that names the outbox message (``kind`` "o") or newsletter delivery ("d"), otherwise the
+    address of ``MAIL_DEFAULT_SENDER``."""
+    if kind and item_id is not None:
+        from .bounces import verp_sender
+
+        verp = verp_sender(kind, item_id)
+        if verp:
+            return verp
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 

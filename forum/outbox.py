@@ -29,7 +29,8 @@ from . import delivery
 from .db import read_only, utcnow
 from .extensions import db, rq
 from .mail import build_message, envelope_sender, render_mail
-from .models import OutboxMessage
+from .models import MailEventKind, OutboxMessage
+from .suppression import active_suppression, record_event
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ _outbox = OutboxMessage.__table__
 _DUE = (
     _outbox.c.sent_at.is_(None),
     _outbox.c.failed_at.is_(None),
+    _outbox.c.suppressed_at.is_(None),
 )
 
 
@@ -146,6 +148,7 @@ class OutboxSource:
 
     def __init__(self, due_only: bool = True):
         self.due_only = due_only
+        self.recipients: dict[int, str] = {}
 
     def pace(self) -> None:
         pass
@@ -168,7 +171,7 @@ class OutboxSource:
         return result.rowcount == 1
 
     def load(self, item_id: int) -> Any:
-        return db.session.execute(
+        row = db.session.execute(
             select(
                 _outbox.c.recipient,
                 _outbox.c.template,
@@ -180,6 +183,13 @@ class OutboxSource:
                 _outbox.c.id,
             ).where(_outbox.c.id == item_id)
         ).one_or_none()
+        if row is None:
+            return None
+        self.recipients[item_id] = row.recipient
+        held = active_suppression(row.recipient)
+        if held is not None:
+            return delivery.Skipped(f"suppressed: {held.detail or held.reason}")
+        return row
 
     def attempts(self, item: Any) -> int:
         return item.attempts
@@ -190,7 +200,7 @@ class OutboxSource:
         rendered.headers.update({"Auto-Submitted": "auto-generated", **(item.headers or {})})
         message = build_message(item.recipient, rendered, item.attachments)
         return delivery.Envelope(
-            sender=envelope_sender(),
+            sender=envelope_sender("o", item.id),
             recipient=item.recipient,
             data=message.as_bytes(),
             keep={"subject": rendered.subject[:300], "body_text": rendered.text},
@@ -200,6 +210,8 @@ class OutboxSource:
         values: dict[str, Any] = {"claimed_until": None}
         if isinstance(outcome, delivery.Sent):
             values.update(sent_at=outcome.at, last_error=None, next_attempt_at=None, **outcome.keep)
+        elif isinstance(outcome, delivery.Skipped):  # held: the address is suppressed
+            values.update(suppressed_at=utcnow(), last_error=outcome.reason[:2000])
         elif isinstance(outcome, delivery.Failure):
             values["last_error"] = outcome.answer
             if outcome.retry_at is None:
@@ -207,6 +219,14 @@ class OutboxSource:
                 log.error("outbox %s failed permanently: %s", item_id, outcome.answer)
             else:
                 values["next_attempt_at"] = outcome.retry_at
+            if outcome.refused and item_id in self.recipients:
+                record_event(
+                    MailEventKind.REFUSED,
+                    self.recipients[item_id],
+                    outcome.answer,
+                    "smtp",
+                    outbox_message_id=item_id,
+                )
         db.session.execute(update(_outbox).where(_outbox.c.id == item_id).values(**values))
 
 

@@ -257,9 +257,11 @@ def test_smtp_failing_in_the_middle_of_a_batch_is_retried_and_delivers_the_rest_
     assert db.session.get(Announcement, announcement_id).status == "done"
 
 
-def test_permanent_failures_are_listed_and_retried_by_hand(
+def test_permanent_failures_are_listed_suppressed_and_skipped_on_retry(
     app, runner, make_round, flaky_smtp, work, login, client
 ):
+    from forum.models import MailEvent, Suppression
+
     rnd = make_round()
     confirmed = add_subscribers(10)
     flaky_smtp.sink.fail_after = 6
@@ -268,6 +270,12 @@ def test_permanent_failures_are_listed_and_retried_by_hand(
     work()
     assert deliveries(announcement_id) == {"sent": 6, "failed": 4}
     assert db.session.get(Announcement, announcement_id).status == "done"
+    # A 5xx at send time puts the address on the suppression list and unsubscribes it.
+    refused = set(confirmed) - set(recipients(flaky_smtp))
+    assert set(db.session.scalars(select(Suppression.email_normalized))) == refused
+    assert set(db.session.scalars(select(MailEvent.email_normalized))) == refused
+    statuses = db.session.scalars(select(Subscriber.status).where(Subscriber.email.in_(refused)))
+    assert set(statuses) == {"unsubscribed"}
 
     login(forums=[rnd.forum], admin=False)
     html = client.get(f"/admin/newsletter/announcements/{announcement_id}").get_data(as_text=True)
@@ -277,8 +285,8 @@ def test_permanent_failures_are_listed_and_retried_by_hand(
     assert response.status_code == 302
     work()
     got = recipients(flaky_smtp)
-    assert set(got) == set(confirmed) and set(got.values()) == {1}
-    assert deliveries(announcement_id) == {"sent": 10}
+    assert set(got) == set(confirmed) - refused and set(got.values()) == {1}
+    assert deliveries(announcement_id) == {"sent": 6, "skipped": 4}
 
 
 def test_smtp_server_down_delays_the_dispatch_and_loses_nothing(

@@ -71,8 +71,9 @@ def test_smtp_down_then_back_delivers_once(client, make_round, smtp, runner, wor
 
 
 def test_temporary_smtp_refusal_is_retried_when_due_without_rq_scheduler(
-    client, make_round, smtp, work, write
+    app, client, make_round, smtp, work, write
 ):
+    app.config["MAIL_RETRY_INTERVALS"] = [60]
     rnd = make_round()
     smtp.sink.fail_with = "451 4.3.0 Bitte später erneut versuchen"
     client.post(f"/rounds/{rnd.slug}/apply", data=application_data())

@@ -27,6 +27,8 @@ from forum import delivery
 from forum.db import lock_row, utcnow
 from forum.extensions import db, rq
 from forum.mail import envelope_sender
+from forum.models import MailEventKind
+from forum.suppression import active_suppression, record_event
 
 from .bulk import MessageFactory
 from .models import (
@@ -215,6 +217,8 @@ _CHECK = (
         _subscribers.c.public_id,
         _subscribers.c.locale,
         _deliveries.c.attempts,
+        _deliveries.c.id,
+        _deliveries.c.announcement_id,
     )
     .select_from(_deliveries.join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id))
     .where(_deliveries.c.id == bindparam("delivery_id"))
@@ -234,6 +238,7 @@ class BatchSource:
         self.subject, self.body = announcement.subject, announcement.body
         self.limiter = RateLimiter.from_config()
         self.factories: dict[str, MessageFactory] = {}
+        self.rows: dict[int, object] = {}
 
     def pace(self) -> None:
         self.limiter.wait()
@@ -258,8 +263,13 @@ class BatchSource:
 
     def load(self, item_id: int):
         row = db.session.execute(_CHECK, {"delivery_id": item_id}).one_or_none()
-        if row is not None and row.status != SubscriberStatus.CONFIRMED:
+        if row is None:
+            return None
+        self.rows[item_id] = row
+        if row.status != SubscriberStatus.CONFIRMED:
             return delivery.Skipped("not subscribed")
+        if active_suppression(row.email) is not None:
+            return delivery.Skipped("suppressed")
         return row
 
     def attempts(self, item) -> int:
@@ -272,7 +282,7 @@ class BatchSource:
                 render_template_for_batch(self.subject, self.body, locale)
             )
         envelope = self.factories[locale].build(item.email, item.public_id)
-        return delivery.Envelope(envelope_sender(), envelope.recipient, envelope.data)
+        return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)
 
     def record(self, item_id: int, outcome: delivery.Outcome) -> None:
         values: dict = {"claimed_until": None}
@@ -289,6 +299,16 @@ class BatchSource:
                     status=DeliveryStatus.DEFERRED.value, next_attempt_at=outcome.retry_at
                 )
         db.session.execute(update(_deliveries).where(_deliveries.c.id == item_id).values(**values))
+        row = self.rows.pop(item_id, None)
+        if isinstance(outcome, delivery.Failure) and outcome.refused and row is not None:
+            record_event(
+                MailEventKind.REFUSED,
+                row.email,
+                outcome.answer,
+                "smtp",
+                delivery_id=item_id,
+                announcement_id=row.announcement_id,
+            )
 
 
 @rq.job(queue="bulk")

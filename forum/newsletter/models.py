@@ -88,6 +88,8 @@ class ConsentRecord(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set on the confirmed record when the address unsubscribes (the consent is withdrawn).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why, when not by the subscriber's own hand (e.g. "hard_bounce: 550 5.1.1 …").
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
     outbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL"), nullable=True
     )
