@@ -58,11 +58,11 @@ class _HexSigner(Signer):
 
 
 def _signer() -> _HexSigner:
-    return _HexSigner(current_app.config["SECRET_KEY"], salt=SALT, sep="-")
+    return _HexSigner(current_app.config["SECRET_KEY"], salt=SALT, sep=".")
 
 
 def verp_sender(kind: str, item_id: int) -> str | None:
-    """``bounces+o12-…@example.org`` for outbox message 12; None without ``BOUNCE_ADDRESS``."""
+    """``bounces+o12.…@example.org`` for outbox message 12; None without ``BOUNCE_ADDRESS``."""
     bounce = current_app.config["BOUNCE_ADDRESS"]
     if not bounce:
         return None
@@ -71,7 +71,7 @@ def verp_sender(kind: str, item_id: int) -> str | None:
     return f"{local}+{token}@{domain}"
 
 
-_TOKEN = re.compile(r"([a-z0-9._=-]+)\+([od][0-9]+-[0-9a-f]{24})@([a-z0-9.-]+)", re.IGNORECASE)
+_TOKEN = re.compile(r"([a-z0-9._=-]+)\+([od][0-9]+\.[0-9a-f]{24})@([a-z0-9.-]+)", re.IGNORECASE)
 
 
 @dataclass
