@@ -272,3 +272,11 @@ class MoveForm(FlaskForm):
         filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
     )
+
+
+class LiftSuppressionForm(FlaskForm):
+    reason = StringField(
+        _l("Grund (steht im Verlauf), z. B. „neue Adresse mitgeteilt“"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
+    )

@@ -299,3 +299,101 @@ def test_import_needs_the_bounce_address_and_an_existing_path(app, runner, tmp_p
     app.config["BOUNCE_ADDRESS"] = BOUNCE
     result = runner.invoke(args=["bounces", "import", str(tmp_path / "nope.mbox")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_suppressed_applicants_mail_is_held_and_the_organizer_sees_why(
+    verp_app, client, make_round, smtp, work, runner, tmp_path, login
+):
+    from registration.models import Application, ApplicationEvent
+
+    from .conftest import application_data
+    from .test_newsletter import link
+
+    rnd = make_round()
+    address = "anna.mueller@gemeinde-beispiel.de"
+    client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
+    work()
+    confirmation = smtp.to(address)[-1]
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(dsn(envelope_of(smtp, address), address))
+    assert runner.invoke(args=["bounces", "import", str(bounce)]).exit_code == 0
+
+    # The applicant still confirms (the link came through a forwarding, say): the next mail
+    # is held, not sent, and marked so in the outbox.
+    client.post(link(confirmation, "/applications/confirm/"))
+    smtp.sink.clear()
+    work()
+    assert smtp.to(address) == []
+    held = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()[-1]
+    assert held.state == "suppressed" and held.sent_at is None
+    assert "hard_bounce" in held.last_error
+
+    application = db.session.scalar(select(Application))
+    c = login(forums=[rnd.forum], admin=False)
+    dashboard = c.get(f"/admin/rounds/{rnd.slug}").get_data(as_text=True)
+    assert f'data-bounces="{application.id}"' in dashboard and "Adresse unzustellbar" in dashboard
+    page = c.get(f"/admin/applications/{application.id}").get_data(as_text=True)
+    assert 'id="address-bounces"' in page and "5.1.1" in page
+    assert f'data-template="{held.template}"' in page
+
+    # Lifting needs a reason; without one nothing changes.
+    url = f"/admin/applications/{application.id}/lift-suppression"
+    assert c.post(url, data={"reason": "  "}).status_code == 422
+    assert db.session.scalar(select(Suppression)).lifted_at is None
+    response = c.post(url, data={"reason": "Neue Adresse telefonisch bestätigt"})
+    assert response.status_code == 302
+    work()
+    assert len(smtp.to(address)) == 1  # the held mail went out
+    row = db.session.scalar(select(Suppression))
+    assert row.lifted_at is not None and row.lifted_by == "orga@forum.example.org"
+    history = db.session.scalars(
+        select(ApplicationEvent.reason).where(ApplicationEvent.application_id == application.id)
+    ).all()
+    assert "Adresssperre aufgehoben: Neue Adresse telefonisch bestätigt" in history
+    assert 'id="address-bounces"' not in c.get(f"/admin/applications/{application.id}").get_data(
+        as_text=True
+    )
+
+
+def test_the_bounce_page_lists_filters_and_counts_per_announcement(
+    verp_app, client, runner, make_round, smtp, work, login, make_organizer, tmp_path
+):
+    from .test_newsletter_dispatch import add_subscribers
+
+    confirmed = add_subscribers(6)
+    rnd = make_round()
+    announcement_id = announce(runner, rnd)
+    work()
+    for n, address in enumerate(confirmed[:3]):
+        path = tmp_path / f"{n}.eml"
+        to = envelope_of(smtp, address)
+        if n == 2:
+            path.write_bytes(arf(to, address))
+        else:
+            path.write_bytes(dsn(to, address, message_id=f"<b{n}@mx>"))
+        assert runner.invoke(args=["bounces", "import", str(path)]).exit_code == 0
+
+    c = login(admin=True)
+    html = c.get("/admin/mail/bounces").get_data(as_text=True)
+    assert html.count('data-kind="hard_bounce"') == 2 and html.count('data-kind="complaint"') == 1
+    row = re.search(rf'<tr data-announcement="{announcement_id}">(.*?)</tr>', html, re.S).group(1)
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', row))
+    assert counts == {"sent": "6", "failed": "0", "bounces": "2", "complaints": "1"}
+    filtered = c.get("/admin/mail/bounces?kind=complaint").get_data(as_text=True)
+    assert (
+        filtered.count('data-kind="complaint"') == 1 and 'data-kind="hard_bounce"' not in filtered
+    )
+    by_address = c.get(f"/admin/mail/bounces?q={confirmed[0][:15]}").get_data(as_text=True)
+    assert by_address.count("<tr data-kind=") == 1
+    # Bad filters are ignored (a NUL is the app's clear 400), never a 500.
+    assert c.get("/admin/mail/bounces?kind=nope&q=%25_").status_code == 200
+    assert c.get("/admin/mail/bounces?q=%00").status_code == 400
+
+    # Organizers who are not admins do not see addresses of all forums.
+    other = client.application.test_client()
+    make_organizer(email="orga2@forum.example.org", password="richtig-langes-passwort")
+    other.post(
+        "/admin/login",
+        data={"email": "orga2@forum.example.org", "password": "richtig-langes-passwort"},
+    )
+    assert other.get("/admin/mail/bounces").status_code == 403
