@@ -37,7 +37,7 @@ from flask import current_app
 
 from .db import utcnow
 from .extensions import db
-from .mail import MailHeaderError, smtp_connection
+from .mail import MailHeaderError, dkim_sign, smtp_connection
 
 
 @dataclass
@@ -206,7 +206,8 @@ def deliver(source: Source, ids: Iterable[int], deadline: float | None = None) -
                         conn = stack.enter_context(smtp_connection())
                     except (OSError, smtplib.SMTPException) as exc:
                         raise _ConnectionLost() from exc
-                conn.host.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+                data = dkim_sign(envelope.data)
+                conn.host.sendmail(envelope.sender, [envelope.recipient], data)
             except _ConnectionLost as lost:
                 pending = (item_id, classify(lost.__cause__, attempts, source.gives_up))
                 counts["connection_lost"] += 1
