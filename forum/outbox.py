@@ -48,19 +48,24 @@ def queue_mail(
     context: dict | None = None,
     headers: dict[str, str] | None = None,
     attachments: list[dict[str, str]] | None = None,
+    reply_to: str | None = None,
 ) -> OutboxMessage | None:
     """Add a mail to the outbox of the current transaction (it is not committed here).
+    ``reply_to``: the address answers go to (mails about a round: the forum's contact).
 
     Addresses under the reserved top-level domain ``.invalid`` (RFC 2606), which erasure and
     retention put in place of a person's address, are never mailed: returns None."""
     if recipient.rstrip(".").lower().endswith(".invalid") or recipient.lower().endswith("@invalid"):
         return None
+    headers = dict(headers or {})
+    if reply_to:
+        headers["Reply-To"] = reply_to
     message = OutboxMessage(
         recipient=recipient,
         template=template,
         locale=locale,
         context=context or {},
-        headers=headers or {},
+        headers=headers,
         attachments=attachments or [],
     )
     db.session.add(message)
