@@ -30,6 +30,7 @@ from forum.mail import envelope_sender
 from forum.models import MailEventKind
 from forum.suppression import active_suppression, record_event
 
+from .announcements import contact_of
 from .bulk import MessageFactory
 from .models import (
     OPEN_DELIVERY,
@@ -235,7 +236,8 @@ class BatchSource:
     gives_up = True
 
     def __init__(self, announcement: Announcement):
-        self.subject, self.body = announcement.subject, announcement.body
+        self.announcement = announcement
+        self.contact = contact_of(announcement)
         self.limiter = RateLimiter.from_config()
         self.factories: dict[str, MessageFactory] = {}
         self.rows: dict[int, object] = {}
@@ -276,10 +278,12 @@ class BatchSource:
         return item.attempts
 
     def build(self, item) -> delivery.Envelope:
-        locale = item.locale if item.locale in ("de", "en") else "de"
+        # English subscribers get the English text where one was written, else the German
+        # one in its German frame (never German text inside an English frame).
+        locale, subject, body = self.announcement.text_for(item.locale)
         if locale not in self.factories:
             self.factories[locale] = MessageFactory(
-                render_template_for_batch(self.subject, self.body, locale)
+                render_template_for_batch(subject, body, locale, self.contact)
             )
         envelope = self.factories[locale].build(item.email, item.public_id)
         return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)

@@ -1,5 +1,5 @@
 """mail: bounces and complaints (mail_event), the one suppression list, held outbox rows, the
-reason a newsletter consent was withdrawn
+reason a newsletter consent was withdrawn, the English text of an announcement
 
 Revision ID: 0007
 Revises: 0004
@@ -55,9 +55,17 @@ def upgrade():
         batch_op.add_column(
             sa.Column("withdrawn_reason", sa.Text(), nullable=False, server_default="")
         )
+    with op.batch_alter_table("newsletter_announcement", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("subject_en", sa.String(length=200), nullable=False, server_default="")
+        )
+        batch_op.add_column(sa.Column("body_en", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade():
+    with op.batch_alter_table("newsletter_announcement", schema=None, recreate="never") as batch:
+        batch.drop_column("body_en")
+        batch.drop_column("subject_en")
     with op.batch_alter_table("newsletter_consent", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("withdrawn_reason")
     with op.batch_alter_table("outbox_message", schema=None, recreate="never") as batch_op:
