@@ -29,6 +29,53 @@ SUPPRESSING = (MailEventKind.HARD_BOUNCE, MailEventKind.COMPLAINT, MailEventKind
 Hook = Callable[[str, str], None]  # (normalized address, reason text)
 
 
+def init_app(app: Flask) -> None:
+    """Bounces and suppressions are personal data: exported and erased per address."""
+    from .privacy import register_personal_data
+
+    register_personal_data(app, "mail_delivery", export_mail_delivery, erase_mail_delivery)
+
+
+def export_mail_delivery(key: str) -> list[dict]:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    rows: list[dict] = [
+        {
+            "kind": e.kind,
+            "detail": e.detail,
+            "source": e.source,
+            "created_at": iso(e.created_at),
+        }
+        for e in db.session.scalars(
+            select(MailEvent).where(MailEvent.email_normalized == key).order_by(MailEvent.id)
+        )
+    ]
+    for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized == key)):
+        rows.append(
+            {
+                "kind": "suppression",
+                "detail": f"{s.reason}: {s.detail}",
+                "created_at": iso(s.created_at),
+                "lifted_at": iso(s.lifted_at),
+                "lift_reason": s.lift_reason,
+            }
+        )
+    return rows
+
+
+def erase_mail_delivery(key: str, reason: str) -> int:
+    """Delete the bounces, complaints and the suppression of the address (the person's
+    newsletter record is deleted with them, so nothing is mailed to it any more)."""
+    from sqlalchemy import delete
+
+    count = db.session.execute(delete(MailEvent).where(MailEvent.email_normalized == key)).rowcount
+    count += db.session.execute(
+        delete(Suppression).where(Suppression.email_normalized == key)
+    ).rowcount
+    return count
+
+
 def register_suppression_hook(app: Flask, hook: Hook) -> None:
     """Call ``hook(address, reason)`` in the transaction that suppresses an address."""
     app.extensions.setdefault("suppression_hooks", []).append(hook)

@@ -397,3 +397,25 @@ def test_the_bounce_page_lists_filters_and_counts_per_announcement(
         data={"email": "orga2@forum.example.org", "password": "richtig-langes-passwort"},
     )
     assert other.get("/admin/mail/bounces").status_code == 403
+
+
+def test_bounces_and_suppression_are_exported_and_erased_with_the_person(
+    verp_app, runner, smtp, work, tmp_path
+):
+    import json
+
+    address = "weg@gemeinde.de"
+    message = queue_mail(address, "application_submitted", "de", _context())
+    db.session.commit()
+    work()
+    path = tmp_path / "b.eml"
+    path.write_bytes(dsn(verp_sender("o", message.id), address))
+    assert runner.invoke(args=["bounces", "import", str(path)]).exit_code == 0
+    exported = json.loads(runner.invoke(args=["privacy", "export", address]).output)
+    kinds = [row["kind"] for row in exported["data"]["mail_delivery"]]
+    assert kinds == ["hard_bounce", "suppression"]
+    result = runner.invoke(args=["privacy", "erase", address, "--reason", "Auf Wunsch"])
+    assert "mail_delivery: 2" in result.output
+    db.session.commit()
+    assert db.session.scalar(select(MailEvent)) is None
+    assert db.session.scalar(select(Suppression)) is None
