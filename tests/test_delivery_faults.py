@@ -160,3 +160,37 @@ def test_retries_kills_and_restarts_with_the_readme_workers(
             f"{recovered:.1f} s after the restart; doubled: newsletter {nl_doubled}, "
             f"transactional {tx_doubled}"
         )
+
+
+def test_transactional_mail_goes_out_in_batches_not_one_process_per_mail(
+    app, smtp, tmp_path, capsys
+):
+    """Before: one RQ job (one work-horse process, about a second) per mail. Now the mails
+    committed while no flush waits share one job and one SMTP connection."""
+    count = 300
+    for n in range(count):  # one transaction each, as from separate requests
+        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+        db.session.commit()
+    env = flask_env(app, tmp_path)
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "rq", "worker", "mail", "default", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(smtp.messages) == count
+    assert len(set(smtp.sink.peers)) == 1  # one SMTP connection
+    jobs = (result.stdout + result.stderr).count("Job OK")
+    assert jobs == 1  # one work-horse process for all of them, not one per mail
+    rate = count / elapsed
+    with capsys.disabled():
+        print(
+            f"\n[transactional throughput] {db.engine.dialect.name}: {count} mails in "
+            f"{elapsed:.1f} s with `flask rq worker mail default --burst` "
+            f"(process start included): {rate:.0f} mails/s, one job, one SMTP connection"
+        )
