@@ -350,7 +350,6 @@ def run(n: int, workers: int, batch_size: int | None, keep: bool) -> dict:
                         "rq",
                         "worker",
                         "bulk",
-                        "--with-scheduler",
                         "--max-idle-time",
                         "15",
                     ],

@@ -18,6 +18,7 @@ forum_cli = AppGroup("forum", help="Forums and rounds.")
 maintenance_cli = AppGroup("maintenance", help="Periodic maintenance.")
 privacy_cli = AppGroup("privacy", help="Export and erase what is stored about a person.")
 dev_cli = AppGroup("dev", help="Development helpers (mail catcher).")
+bounces_cli = AppGroup("bounces", help="Receive and import bounces and complaints.")
 
 
 @forum_cli.command("load")
@@ -43,7 +44,7 @@ def load_command(path: str) -> None:
 def maintenance_command() -> None:
     """Expire unconfirmed applications, lapse expired offers and promote, and enqueue every
     unsent outbox message (also those waiting for a retry)."""
-    results = run_maintenance()
+    results = run_maintenance(include_waiting=True)
     for name, count in results.items():
         click.echo(f"{name}: {count}")
     if any(count < 0 for count in results.values()):
@@ -86,10 +87,48 @@ def mailcatcher_command(host: str, port: int) -> None:
     run_mailcatcher(host, port)
 
 
+@bounces_cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", required=True, type=click.IntRange(1, 65535))
+def bounces_serve_command(host: str, port: int) -> None:
+    """Run an SMTP server that receives bounces and complaints for BOUNCE_ADDRESS."""
+    from flask import current_app
+
+    from .bounces import serve
+
+    if not current_app.config["BOUNCE_ADDRESS"]:
+        raise click.ClickException("FORUM_BOUNCE_ADDRESS is not set")
+    serve(current_app._get_current_object(), host, port)
+
+
+@bounces_cli.command("import")
+@click.argument("path", type=click.Path(exists=True))
+def bounces_import_command(path: str) -> None:
+    """Read bounces and complaints from .eml files, an mbox or a Maildir. Idempotent."""
+    from collections import Counter
+
+    from flask import current_app
+
+    from .bounces import import_path
+
+    if not current_app.config["BOUNCE_ADDRESS"]:
+        raise click.ClickException("FORUM_BOUNCE_ADDRESS is not set")
+    results = import_path(path)
+    for name, result in results:
+        click.echo(f"{name}: {result.outcome} {result.detail}".rstrip())
+    counts = Counter(result.outcome for _name, result in results)
+    click.echo(
+        ", ".join(f"{k}: {counts[k]}" for k in ("recorded", "duplicate", "ignored", "error"))
+    )
+    if counts["error"]:
+        raise click.ClickException("some messages could not be processed, see above")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(forum_cli)
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(dev_cli)
+    app.cli.add_command(bounces_cli)
     interval = int(app.config.get("MAINTENANCE_INTERVAL", 60))
     maintenance_job.cron_register(interval)

@@ -36,7 +36,24 @@ class Defaults:
     MAIL_DEFAULT_SENDER = "Kommunalforum <noreply@kommunalforum.example>"
     MAIL_TIMEOUT = 15  # seconds, for connect and every SMTP command
     MAIL_SUPPRESS_SEND = False
+    # Temporary failures wait these seconds before the next attempt (the maintenance run
+    # enqueues what is due, so the real wait is rounded up to MAINTENANCE_INTERVAL). Newsletter
+    # deliveries fail after len + 1 attempts; transactional mail keeps the last interval.
     MAIL_RETRY_INTERVALS = [10, 30, 120, 600, 1800, 3600]
+    # A claimed mail is held this long by the job sending it; a killed worker's mail goes out
+    # again after it (longer than one SMTP transaction: connect and four commands).
+    MAIL_CLAIM_SECONDS = 120
+
+    # Bounces (VERP): e.g. "bounces@example.org"; every mail's envelope sender becomes
+    # bounces+<signed token>@example.org. None: the address of MAIL_DEFAULT_SENDER.
+    BOUNCE_ADDRESS: str | None = None
+    # Soft bounces (and 4xx DSNs) of one address: this many within SOFT_BOUNCE_DAYS suppress it.
+    SOFT_BOUNCE_LIMIT = 3
+    SOFT_BOUNCE_DAYS = 30
+    # DKIM: every mail is signed when all three are set.
+    DKIM_SELECTOR: str | None = None
+    DKIM_DOMAIN: str | None = None
+    DKIM_PRIVATE_KEY_PATH: str | None = None
 
     PUBLIC_BASE_URL = "http://localhost:5000"
     ORGANIZER_NAME = "Kommunalforum"

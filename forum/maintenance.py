@@ -21,7 +21,9 @@ def register_task(app: Flask, name: str, task: Task) -> None:
     app.extensions.setdefault("maintenance_tasks", {})[name] = task
 
 
-def run_maintenance() -> dict[str, int]:
+def run_maintenance(include_waiting: bool = False) -> dict[str, int]:
+    """Run every task, then sweep the outbox. ``include_waiting`` (the command): outbox rows
+    waiting for a retry are sent at once too."""
     results: dict[str, int] = {}
     for name, task in current_app.extensions.get("maintenance_tasks", {}).items():
         try:
@@ -31,7 +33,7 @@ def run_maintenance() -> dict[str, int]:
             log.exception("maintenance task %s failed", name)
             results[name] = -1
     # Last, so that the mails the tasks above queued are part of the same sweep.
-    results["outbox_enqueued"] = sweep_unsent()
+    results["outbox_enqueued"] = sweep_unsent(include_waiting)
     return results
 
 

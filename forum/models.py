@@ -135,6 +135,9 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Held because the address is on the suppression list (``last_error`` says why); lifting
+    # the suppression releases it.
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @property
     def state(self) -> str:
@@ -142,6 +145,8 @@ class OutboxMessage(db.Model):
             return "sent"
         if self.failed_at:
             return "failed"
+        if self.suppressed_at:
+            return "suppressed"
         return "pending"
 
     def __repr__(self) -> str:
@@ -210,3 +215,51 @@ class OrganizerSession(db.Model):
     )
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailEventKind(enum.StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"  # an ARF feedback report (RFC 5965)
+    REFUSED = "refused"  # a 5xx answer at send time
+    LIFTED = "lifted"  # an organizer lifted the suppression
+
+
+class MailEvent(db.Model):
+    """A bounce, a complaint, a refusal at send time, or a lifted suppression: the list that
+    organizers read (``/admin/mail/bounces``). ``dedupe_key`` (the bounce's Message-ID, else a
+    hash of it) makes importing the same mailbox twice change nothing."""
+
+    __tablename__ = "mail_event"
+    __table_args__ = (Index("ix_mail_event_email", "email_normalized", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    detail: Mapped[str] = mapped_column(Text, default="")  # the status, the diagnostic text
+    source: Mapped[str] = mapped_column(String(20), default="")  # serve, import, smtp, organizer
+    outbox_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivery_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    announcement_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+
+
+class Suppression(db.Model):
+    """The one suppression list: no newsletter mail goes to an address on it, transactional
+    mail to it is held. ``lifted_at`` set: the address may be mailed again."""
+
+    __tablename__ = "suppression"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))  # a MailEventKind, or "soft_bounces"
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lifted_by: Mapped[str] = mapped_column(String(254), default="")
+    lift_reason: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None

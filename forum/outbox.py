@@ -1,35 +1,44 @@
-"""The mail outbox: write in the transaction, enqueue after the commit, deliver exactly once.
+"""The mail outbox: write in the transaction, enqueue after the commit, deliver once.
 
 ``queue_mail()`` adds an :class:`OutboxMessage` to the current session; nothing is sent if the
-transaction rolls back. After a successful commit each new row is enqueued as the job
-``outbox-<id>``. If Redis is down the row simply waits: the maintenance sweep enqueues every
-unsent row again. Delivery claims the row with a conditional UPDATE (so two copies of a job
-cannot both send it), sends, and marks it sent; temporary SMTP failures are retried with
-backoff, permanent ones (a 5xx answer) mark the row failed.
+transaction rolls back. After a successful commit a flush job is enqueued on the ``mail``
+queue (at most one waits at a time: a Redis key names it), which delivers every due row over
+one SMTP connection through :mod:`forum.delivery` (claim one row, send, mark it in the
+transaction that claims the next). If Redis is down the rows simply wait: the maintenance
+sweep enqueues a flush whenever rows are due. Temporary SMTP failures set ``next_attempt_at``
+(``MAIL_RETRY_INTERVALS``, the last interval repeating: transactional mail is never given up),
+permanent ones (a 5xx answer) mark the row failed.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-from datetime import timedelta
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
-import jinja2
-from flask import current_app
-from rq import Retry
-from sqlalchemy import event, or_, select, update
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import redis_guard
-from .db import utcnow
+from . import delivery, redis_guard
+from .db import read_only, utcnow
 from .extensions import db, rq
-from .mail import MailHeaderError, build_message, render_mail, send_message
-from .models import OutboxMessage
+from .mail import build_message, envelope_sender, render_mail
+from .models import MailEventKind, OutboxMessage
+from .suppression import active_suppression, record_event
 
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "outbox_pending_ids"
-CLAIM_SECONDS = 300
+#: The Redis key that names the flush job waiting to start (deleted when it starts).
+FLUSH_KEY = "forum:outbox:flush-waiting"
+#: A flush job stops after this many seconds and enqueues the next (bounded job time).
+FLUSH_SECONDS = 240
 
 
 def queue_mail(
@@ -39,19 +48,24 @@ def queue_mail(
     context: dict | None = None,
     headers: dict[str, str] | None = None,
     attachments: list[dict[str, str]] | None = None,
+    reply_to: str | None = None,
 ) -> OutboxMessage | None:
     """Add a mail to the outbox of the current transaction (it is not committed here).
+    ``reply_to``: the address answers go to (mails about a round: the forum's contact).
 
     Addresses under the reserved top-level domain ``.invalid`` (RFC 2606), which erasure and
     retention put in place of a person's address, are never mailed: returns None."""
     if recipient.rstrip(".").lower().endswith(".invalid") or recipient.lower().endswith("@invalid"):
         return None
+    headers = dict(headers or {})
+    if reply_to:
+        headers["Reply-To"] = reply_to
     message = OutboxMessage(
         recipient=recipient,
         template=template,
         locale=locale,
         context=context or {},
-        headers=headers or {},
+        headers=headers,
         attachments=attachments or [],
     )
     db.session.add(message)
@@ -68,8 +82,7 @@ def _collect_new_messages(session: Session, _flush_context) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session: Session, previous_transaction) -> None:
     # Only the outer transaction: a rolled-back savepoint keeps what was flushed before it.
-    # (An id flushed inside the savepoint may stay in the list; its job finds no row to claim
-    # and does nothing.)
+    # (An id flushed inside the savepoint may stay in the list; the flush finds no row.)
     if not previous_transaction.nested:
         session.info.pop(_PENDING_KEY, None)
 
@@ -81,129 +94,234 @@ def _enqueue_committed(session: Session) -> None:
         enqueue_messages(ids)
 
 
-def _retry() -> Retry:
-    intervals = current_app.config.get("MAIL_RETRY_INTERVALS", [10, 30, 120])
-    return Retry(max=len(intervals), interval=intervals)
+def _pending(job_id: str, connection) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.DEFERRED)
+
+
+def request_flush(check_waiting: bool = False) -> bool:
+    """Make sure a flush job is waiting to start on the ``mail`` queue. A flush that has not
+    started yet will see every row committed before now, so one is enough; a started one
+    deleted the key first, so a new one is enqueued. ``check_waiting`` (the sweep) also
+    replaces a key whose job Redis no longer holds. False if Redis is unreachable (in a
+    request also while it failed a moment ago: see :mod:`forum.redis_guard`)."""
+    if not redis_guard.available():
+        log.warning("Redis failed a moment ago: the outbox flush is left to the sweep")
+        return False
+    try:
+        queue = rq.get_queue("mail")
+        redis = queue.connection
+        job_id = f"outbox-flush-{uuid.uuid4().hex[:16]}"
+        if not redis.set(FLUSH_KEY, job_id, nx=True, ex=FLUSH_SECONDS + 60):
+            waiting = redis.get(FLUSH_KEY)
+            if not check_waiting or (waiting and _pending(waiting.decode(), redis)):
+                return True
+            redis.set(FLUSH_KEY, job_id, ex=FLUSH_SECONDS + 60)
+        queue.enqueue(
+            deliver_due.func,
+            job_id=job_id,
+            job_timeout=FLUSH_SECONDS + 120,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except Exception as exc:  # redis.ConnectionError, TimeoutError, …
+        redis_guard.failed()
+        log.warning("could not enqueue an outbox flush, the sweep will: %s", exc)
+        return False
+    redis_guard.succeeded()
+    return True
 
 
 def enqueue_messages(ids: list[int]) -> int:
-    """Enqueue delivery jobs; returns how many were enqueued. Redis being down is not an error
-    here: the rows stay unsent and the maintenance sweep picks them up."""
-    done = 0
-    if not redis_guard.available():
-        log.warning("Redis failed a moment ago: %d outbox message(s) left to the sweep", len(ids))
-        return 0
-    try:
-        queue = rq.get_queue("mail")
-        with queue.connection.pipeline() as pipe:
-            for message_id in ids:
-                queue.enqueue(
-                    deliver_message.func,
-                    message_id,
-                    job_id=f"outbox-{message_id}",
-                    retry=_retry(),
-                    result_ttl=600,
-                    failure_ttl=7 * 24 * 3600,
-                    pipeline=pipe,
-                )
-                done += 1
-            pipe.execute()
-    except Exception as exc:  # redis.ConnectionError, TimeoutError, …
-        redis_guard.failed()
-        log.warning("could not enqueue %d outbox message(s), the sweep will: %s", len(ids), exc)
-        return 0
-    redis_guard.succeeded()
-    return done
+    """After a commit: make sure a flush job will deliver these rows. Returns how many rows
+    are covered (0 if Redis is down: the rows stay unsent and the maintenance sweep picks them
+    up)."""
+    return len(ids) if request_flush() else 0
 
 
-def claim(message_id: int) -> bool:
-    """Claim a row for delivery; False if it is sent, failed, or claimed by another job."""
-    now = utcnow()
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        )
-        .values(
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-            attempts=OutboxMessage.attempts + 1,
-        )
-    )
-    db.session.commit()
-    return result.rowcount == 1
+# --- delivery ------------------------------------------------------------------------------------
 
-
-# Errors that another attempt cannot fix: a refused address, a broken template or header.
-PERMANENT = (
-    MailHeaderError,
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    jinja2.TemplateError,
-    UnicodeError,  # an address the SMTP connection cannot carry (no SMTPUTF8)
+_outbox = OutboxMessage.__table__
+_DUE = (
+    _outbox.c.sent_at.is_(None),
+    _outbox.c.failed_at.is_(None),
+    _outbox.c.suppressed_at.is_(None),
 )
 
 
-def _is_permanent(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600:
-        return True
-    return isinstance(exc, PERMANENT)
+class OutboxSource:
+    """Transactional mail for :func:`forum.delivery.deliver`."""
+
+    gives_up = False
+
+    def __init__(self, due_only: bool = True):
+        self.due_only = due_only
+        self.recipients: dict[int, str] = {}
+
+    def pace(self) -> None:
+        pass
+
+    def claim(self, item_id: int, until: datetime, now: datetime) -> bool:
+        conditions = [
+            _outbox.c.id == item_id,
+            *_DUE,
+            or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now),
+        ]
+        if self.due_only:
+            conditions.append(
+                or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now)
+            )
+        result = db.session.execute(
+            update(_outbox)
+            .where(*conditions)
+            .values(claimed_until=until, attempts=_outbox.c.attempts + 1)
+        )
+        return result.rowcount == 1
+
+    def load(self, item_id: int) -> Any:
+        row = db.session.execute(
+            select(
+                _outbox.c.recipient,
+                _outbox.c.template,
+                _outbox.c.locale,
+                _outbox.c.context,
+                _outbox.c.headers,
+                _outbox.c.attachments,
+                _outbox.c.attempts,
+                _outbox.c.id,
+            ).where(_outbox.c.id == item_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        self.recipients[item_id] = row.recipient
+        held = active_suppression(row.recipient)
+        if held is not None:
+            return delivery.Skipped(f"suppressed: {held.detail or held.reason}")
+        return row
+
+    def attempts(self, item: Any) -> int:
+        return item.attempts
+
+    def build(self, item: Any) -> delivery.Envelope:
+        rendered = render_mail(item.template, item.locale, item.context or {})
+        # Transactional mail: no auto-replies (RFC 3834).
+        rendered.headers.update({"Auto-Submitted": "auto-generated", **(item.headers or {})})
+        message = build_message(item.recipient, rendered, item.attachments)
+        return delivery.Envelope(
+            sender=envelope_sender("o", item.id),
+            recipient=item.recipient,
+            data=message.as_bytes(),
+            keep={"subject": rendered.subject[:300], "body_text": rendered.text},
+        )
+
+    def record(self, item_id: int, outcome: delivery.Outcome) -> None:
+        values: dict[str, Any] = {"claimed_until": None}
+        if isinstance(outcome, delivery.Sent):
+            values.update(sent_at=outcome.at, last_error=None, next_attempt_at=None, **outcome.keep)
+        elif isinstance(outcome, delivery.Skipped):  # held: the address is suppressed
+            values.update(suppressed_at=utcnow(), last_error=outcome.reason[:2000])
+        elif isinstance(outcome, delivery.Failure):
+            values["last_error"] = outcome.answer
+            if outcome.retry_at is None:
+                values["failed_at"] = utcnow()
+                log.error("outbox %s failed permanently: %s", item_id, outcome.answer)
+            else:
+                values["next_attempt_at"] = outcome.retry_at
+            if outcome.refused and item_id in self.recipients:
+                record_event(
+                    MailEventKind.REFUSED,
+                    self.recipients[item_id],
+                    outcome.answer,
+                    "smtp",
+                    outbox_message_id=item_id,
+                )
+        db.session.execute(update(_outbox).where(_outbox.c.id == item_id).values(**values))
+
+
+def _due_ids(limit: int = 200) -> Iterator[int]:
+    """Due rows in id order, read in pages (a deferred transaction on SQLite)."""
+    last = 0
+    while True:
+        now = utcnow()
+        with read_only():
+            ids = db.session.scalars(
+                select(_outbox.c.id)
+                .where(
+                    *_DUE,
+                    _outbox.c.id > last,
+                    or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now),
+                    or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now),
+                )
+                .order_by(_outbox.c.id)
+                .limit(limit)
+            ).all()
+            db.session.commit()
+        if not ids:
+            return
+        yield from ids
+        last = ids[-1]
+
+
+def deliver_message(message_id: int) -> str:
+    """Deliver one outbox row now, also before its retry is due. Idempotent: a sent row is
+    never sent again. Returns ``sent``, ``deferred``, ``failed`` or ``skipped``."""
+    counts = delivery.deliver(OutboxSource(due_only=False), [message_id])
+    for name in ("sent", "failed", "deferred"):
+        if counts[name]:
+            return name
+    return "deferred" if counts["connection_lost"] else "skipped"
 
 
 @rq.job(queue="mail")
-def deliver_message(message_id: int) -> str:
-    """Deliver one outbox row. Idempotent: a sent row is never sent again."""
-    if not claim(message_id):
-        return "skipped"
-    message = db.session.get(OutboxMessage, message_id)
-    try:
-        rendered = render_mail(message.template, message.locale, message.context)
-        # Transactional mail: no auto-replies (RFC 3834).
-        rendered.headers.update({"Auto-Submitted": "auto-generated", **message.headers})
-        send_message(build_message(message.recipient, rendered, message.attachments))
-    except Exception as exc:
-        db.session.rollback()
-        message = db.session.get(OutboxMessage, message_id)
-        message.claimed_until = None
-        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if _is_permanent(exc):
-            message.failed_at = utcnow()
-            db.session.commit()
-            log.error("outbox %s failed permanently: %s", message_id, exc)
-            return "failed"
-        intervals = current_app.config.get("MAIL_RETRY_INTERVALS", [10])
-        step = min(message.attempts - 1, len(intervals) - 1)
-        message.next_attempt_at = utcnow() + timedelta(seconds=intervals[max(step, 0)])
-        db.session.commit()
-        raise  # RQ retries with backoff; the maintenance sweep is the safety net
-    message.sent_at = utcnow()
-    message.claimed_until = None
-    message.subject = rendered.subject[:300]
-    message.body_text = rendered.text
-    message.last_error = None
-    db.session.commit()
-    return "sent"
+def deliver_due() -> dict[str, int]:
+    """The flush job: deliver every due outbox row over one SMTP connection, for at most
+    ``FLUSH_SECONDS`` (then the next flush is enqueued)."""
+    job = get_current_job()
+    if job is not None:
+        try:  # from now on, a commit enqueues a new flush (this one may have read past it)
+            redis = job.connection
+            if (redis.get(FLUSH_KEY) or b"").decode() == job.id:
+                redis.delete(FLUSH_KEY)
+        except Exception as exc:  # the key expires by itself
+            log.warning("could not clear the flush key: %s", exc)
+    counts = delivery.deliver(OutboxSource(), _due_ids(), time.monotonic() + FLUSH_SECONDS)
+    if counts["stopped"]:
+        request_flush(check_waiting=True)
+    return dict(counts)
 
 
-def sweep_unsent(limit: int = 10_000) -> int:
-    """Enqueue every unsent row that no job currently holds, including those waiting for a
-    retry, so that an operator can flush the outbox at once after an outage."""
+def due_count(include_waiting: bool = False) -> int:
     now = utcnow()
-    ids = list(
-        db.session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.failed_at.is_(None),
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+    conditions = [
+        *_DUE,
+        or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now),
+    ]
+    if not include_waiting:
+        conditions.append(
+            or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now)
         )
-    )
-    db.session.commit()
-    if not ids:
+    with read_only():
+        count = db.session.scalar(select(func.count(_outbox.c.id)).where(*conditions))
+        db.session.commit()
+    return count
+
+
+def sweep_unsent(include_waiting: bool = False) -> int:
+    """The maintenance sweep: when rows are due, make sure a flush job waits for them; with
+    ``include_waiting`` (the ``maintenance run`` command) rows waiting for their retry are made
+    due at once, so that an operator can flush the outbox after an outage. Returns how many
+    rows the flush will find (0 if Redis is unreachable)."""
+    if include_waiting:
+        db.session.execute(
+            update(_outbox)
+            .where(*_DUE, _outbox.c.next_attempt_at.is_not(None))
+            .values(next_attempt_at=None)
+        )
+        db.session.commit()
+    count = due_count()
+    if not count:
         return 0
-    return enqueue_messages(ids)
+    return count if request_flush(check_waiting=True) else 0

@@ -227,9 +227,11 @@ def notice():
 
 def init_app(app: Flask) -> None:
     """The notice, the admins' privacy page and the outbox's retention task."""
+    from . import suppression
     from .maintenance import register_task
     from .privacy_admin import bp as admin_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     register_task(app, "outbox_pruned", prune_outbox)
+    suppression.init_app(app)

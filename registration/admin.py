@@ -17,13 +17,16 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from forum.auth import organizer_required, require_forum, round_or_404
 from forum.extensions import db
+from forum.models import OutboxMessage
+from forum.outbox import request_flush
+from forum.suppression import active_suppression, suppressed_addresses
 
-from . import admission, dashboard
-from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
+from . import admission, dashboard, services
+from .forms import BulkDecisionForm, DecisionForm, LiftSuppressionForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
 from .selection.views import application_extras
 
@@ -70,15 +73,17 @@ def _flash_results(results: list[admission.Result]) -> None:
 def round_dashboard(slug: str):
     rnd = round_or_404(slug)
     filters = dashboard.Filters.from_args(request.args)
+    page = dashboard.list_page(rnd, filters)
     return render_template(
         "admin/round.html",
         round=rnd,
         stats=dashboard.round_stats(rnd),
-        page=dashboard.list_page(rnd, filters),
+        page=page,
         filters=filters,
         statuses=dashboard.STATUS_ORDER,
         status_label=admission.status_label,
         bulk_form=BulkDecisionForm(formdata=None),
+        bounces=suppressed_addresses([a.email for a in page.items]),
     )
 
 
@@ -134,9 +139,24 @@ def _application_page(application: Application, status: int = 200, **forms):
         .where(ApplicationEvent.application_id == application.id)
         .order_by(ApplicationEvent.id)
     ).all()
+    held = active_suppression(application.email)
+    held_mails = []
+    if held is not None:
+        held_mails = db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                func.lower(OutboxMessage.recipient) == held.email_normalized,
+                OutboxMessage.suppressed_at.is_not(None),
+                OutboxMessage.sent_at.is_(None),
+            )
+            .order_by(OutboxMessage.id)
+        ).all()
     return render_template(
         "admin/application.html",
         application=application,
+        suppression=held,
+        held_mails=held_mails,
+        lift_form=forms.get("lift_form") or LiftSuppressionForm(formdata=None),
         round=application.round,
         events=events,
         status_label=admission.status_label,
@@ -201,3 +221,23 @@ def move(application_id: int):
         application, form.position.data, current_user, form.reason.data
     )
     return _done(application, result)
+
+
+@bp.post("/applications/<int:application_id>/lift-suppression")
+@organizer_required
+def lift_suppression(application_id: int):
+    application = _application(application_id)
+    form = LiftSuppressionForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _application_page(application, 422, lift_form=form)
+    lifted = services.lift_suppression(application, current_user, form.reason.data)
+    db.session.commit()
+    if lifted:
+        request_flush()  # the held mails go out now
+        flash(
+            _("Die Adresssperre ist aufgehoben; zurückgehaltene E-Mails werden gesendet."), "info"
+        )
+    else:
+        flash(_("Die Adresse war nicht gesperrt."), "info")
+    return redirect(url_for(".application_page", application_id=application_id))

@@ -270,3 +270,11 @@ class MoveForm(BoundedForm):
         filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
     )
+
+
+class LiftSuppressionForm(BoundedForm):
+    reason = StringField(
+        _l("Grund (steht im Verlauf), z. B. „neue Adresse mitgeteilt“"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
+    )

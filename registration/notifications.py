@@ -55,6 +55,11 @@ def _base_context(application: Application) -> dict:
     }
 
 
+def reply_to(application: Application) -> str | None:
+    """Answers to a mail about a round go to the forum's contact address (if it has one)."""
+    return application.round.forum.contact_email or None
+
+
 def notify_confirm_email(application: Application) -> None:
     queue_mail(
         application.email,
@@ -65,6 +70,7 @@ def notify_confirm_email(application: Application) -> None:
             "confirm_url": confirm_url(application),
             "confirm_deadline": application.confirm_deadline.isoformat(),
         },
+        reply_to=reply_to(application),
     )
 
 
@@ -83,7 +89,13 @@ def notify_already_applied(application: Application, locale: str) -> None:
     context = {**_base_context(application), "status": application.status}
     if application.status == "pending_email":
         context["confirm_url"] = confirm_url(application)
-    queue_mail(application.email, "application_duplicate", locale, context)
+    queue_mail(
+        application.email,
+        "application_duplicate",
+        locale,
+        context,
+        reply_to=reply_to(application),
+    )
 
 
 def notify_submitted(application: Application) -> None:
@@ -94,7 +106,13 @@ def notify_submitted(application: Application) -> None:
         "motivation": application.motivation,
         "challenge": application.challenge,
     }
-    queue_mail(application.email, "application_submitted", application.locale, context)
+    queue_mail(
+        application.email,
+        "application_submitted",
+        application.locale,
+        context,
+        reply_to=reply_to(application),
+    )
 
 
 # --- review, offers and the waitlist ---------------------------------------------------------
@@ -106,6 +124,7 @@ def _queue(application: Application, template: str, **context) -> None:
         template,
         application.locale,
         {**_base_context(application), **context},
+        reply_to=reply_to(application),
     )
 
 
@@ -143,6 +162,7 @@ def notify_accepted(application: Application) -> None:
                 "data": meetings_ics(application.round),
             }
         ],
+        reply_to=reply_to(application),
     )
 
 

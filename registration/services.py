@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from forum import suppression
 from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
@@ -257,3 +258,20 @@ def application_for_offer_token(token: str) -> Application | None:
     except (TokenInvalid, TokenExpired):
         return None
     return _application_by_public_id(payload["a"])
+
+
+def lift_suppression(application: Application, organizer, reason: str) -> bool:
+    """Take the application's address off the suppression list (held mails to it go out
+    again), with a note in the application's history. False if it was not on the list."""
+    if not suppression.lift(application.email, reason, by=organizer.email):
+        return False
+    status = Status(application.status)
+    lifecycle.record(
+        application,
+        status,
+        Actor.ORGANIZER,
+        f"Adresssperre aufgehoben: {reason}",
+        actor_label=organizer.email,
+        from_status=status,
+    )
+    return True

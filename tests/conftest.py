@@ -76,11 +76,13 @@ class SMTPSink:
         self.messages: list = []
         self.envelopes: list = []
         self.fail_with: str | None = None  # e.g. "451 4.3.0 try again later"
+        self.peers: list = []  # the client's (host, port) per accepted mail: one per connection
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.fail_with:
             return self.fail_with
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 OK"
 
@@ -254,8 +256,8 @@ def runner(app):
 
 
 def run_jobs(app, queues=("default", "mail", "bulk"), max_rounds: int = 20) -> int:
-    """Run every queued job in this process (RQ's SimpleWorker in the app context), also
-    those scheduled for a retry that are due."""
+    """Run every queued job in this process (RQ's SimpleWorker in the app context, without
+    RQ's scheduler: retries are the maintenance run's work)."""
     from forum.extensions import rq
 
     done = 0
@@ -265,7 +267,7 @@ def run_jobs(app, queues=("default", "mail", "bulk"), max_rounds: int = 20) -> i
         for _ in range(max_rounds):
             worker = SimpleWorker(qs, connection=qs[0].connection, job_class=qs[0].job_class)
             before = sum(len(q) for q in qs)
-            worker.work(burst=True, with_scheduler=True)
+            worker.work(burst=True)
             done += before
             if sum(len(q) for q in qs) == 0:
                 break

@@ -22,13 +22,14 @@ def init_app(app: Flask) -> None:
     """Register the newsletter's blueprints, commands and maintenance tasks."""
     from forum.maintenance import register_task
     from forum.privacy import register_personal_data
+    from forum.suppression import register_suppression_hook
 
     from . import models  # noqa: F401  (the tables)
     from .cli import newsletter_cli
     from .jobs import resume_dispatches
     from .privacy import erase_newsletter, export_newsletter
     from .render import body_to_html
-    from .services import prune_unconfirmed
+    from .services import prune_unconfirmed, unsubscribe_suppressed
     from .views import admin_bp, bp
 
     for key, value in DEFAULTS.items():
@@ -40,3 +41,4 @@ def init_app(app: Flask) -> None:
     register_task(app, "newsletter_resume", resume_dispatches)
     register_task(app, "newsletter_pruned", prune_unconfirmed)
     register_personal_data(app, "newsletter", export_newsletter, erase_newsletter)
+    register_suppression_hook(app, unsubscribe_suppressed)

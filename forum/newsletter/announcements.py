@@ -24,7 +24,7 @@ from .models import (
     DeliveryStatus,
     Subscriber,
 )
-from .render import announcement_context, list_headers
+from .render import announcement_context, list_headers, reply_to_header
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -63,13 +63,21 @@ def _round_label(rnd: Round) -> str:
 
 
 def create_announcement(
-    rnd: Round, subject: str, body: str, organizer: Organizer | None
+    rnd: Round,
+    subject: str,
+    body: str,
+    organizer: Organizer | None,
+    subject_en: str = "",
+    body_en: str = "",
 ) -> Announcement:
+    """A draft; ``subject_en``/``body_en`` the optional English version."""
     announcement = Announcement(
         round_id=rnd.id,
         round_label=_round_label(rnd),
         subject=_clean_subject(subject),
         body=body,
+        subject_en=" ".join((subject_en or "").split())[:SUBJECT_MAX],
+        body_en=body_en or "",
         status=AnnouncementStatus.DRAFT.value,
         created_by_id=organizer.id if organizer else None,
         created_by_label=organizer.email if organizer else "command line",
@@ -86,12 +94,16 @@ def _clean_subject(subject: str) -> str:
     return subject[:SUBJECT_MAX]
 
 
-def update_draft(announcement: Announcement, subject: str, body: str) -> None:
+def update_draft(
+    announcement: Announcement, subject: str, body: str, subject_en: str = "", body_en: str = ""
+) -> None:
     announcement = lock_row(Announcement, announcement.id)
     if announcement.status != AnnouncementStatus.DRAFT:
         raise AnnouncementError("only a draft can be changed")
     announcement.subject = _clean_subject(subject)
     announcement.body = body
+    announcement.subject_en = " ".join((subject_en or "").split())[:SUBJECT_MAX]
+    announcement.body_en = body_en or ""
 
 
 def previous_announcements(announcement: Announcement) -> list[Announcement]:
@@ -215,7 +227,9 @@ def retry_failed(announcement: Announcement) -> int:
             Delivery.announcement_id == announcement.id,
             Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.DEFERRED.value]),
         )
-        .values(status=DeliveryStatus.QUEUED.value, attempts=0, claimed_until=None)
+        .values(
+            status=DeliveryStatus.QUEUED.value, attempts=0, claimed_until=None, next_attempt_at=None
+        )
     ).rowcount
     if count:
         announcement.status = AnnouncementStatus.SENDING.value
@@ -227,23 +241,32 @@ def retry_failed(announcement: Announcement) -> int:
 def render_preview(announcement: Announcement, locale: str = "de") -> RenderedMail:
     """The mail as a subscriber sees it, with a sample unsubscribe link."""
     sample = public_url("/newsletter/unsubscribe/BEISPIEL")
+    locale, subject, body = announcement.text_for(locale)
+    contact = contact_of(announcement)
     rendered = render_mail(
-        "newsletter_announcement",
-        locale,
-        announcement_context(announcement.subject, announcement.body, sample),
+        "newsletter_announcement", locale, announcement_context(subject, body, sample, contact)
     )
-    rendered.headers = list_headers(sample)
+    rendered.headers = {**reply_to_header(contact), **list_headers(sample)}
     return rendered
+
+
+def contact_of(announcement: Announcement) -> str:
+    """The contact address of the announced round's forum ("" if none)."""
+    rnd = db.session.get(Round, announcement.round_id) if announcement.round_id else None
+    return rnd.forum.contact_email if rnd is not None else ""
 
 
 def send_test(announcement: Announcement, recipient: str, locale: str = "de") -> None:
     """Queue the announcement to one address (the organizer's) through the outbox. The
     unsubscribe link in a test mail leads to a page that says the link is invalid."""
     sample = public_url("/newsletter/unsubscribe/TEST")
+    locale, subject, body = announcement.text_for(locale)
+    contact = contact_of(announcement)
     queue_mail(
         recipient,
         "newsletter_announcement",
         locale,
-        announcement_context("[Test] " + announcement.subject, announcement.body, sample),
+        announcement_context("[Test] " + subject, body, sample, contact),
         headers=list_headers(sample),
+        reply_to=contact or None,
     )

@@ -50,7 +50,10 @@ class MessageFactory:
             subject=template.subject,
             text=_TEXT,
             html=_HTML,
-            headers=list_headers(f"https://{UNSUBSCRIBE_PLACEHOLDER}.invalid/"),
+            headers={
+                **template.headers,
+                **list_headers(f"https://{UNSUBSCRIBE_PLACEHOLDER}.invalid/"),
+            },
         )
         message = build_message(_TO, skeleton)
         self.sender = parseaddr(message.sender)[1] or current_app.config["MAIL_DEFAULT_SENDER"]

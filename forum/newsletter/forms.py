@@ -132,6 +132,28 @@ class AnnouncementForm(BoundedForm):
         filters=[clean_text],
         validators=[DataRequired(REQUIRED), Length(max=BODY_MAX)],
     )
+    subject_en = StringField(
+        _l("Betreff auf Englisch (optional)"),
+        filters=[clean_line],
+        validators=[Optional(), Length(max=SUBJECT_MAX), one_line],
+    )
+    body_en = TextAreaField(
+        _l("Text auf Englisch (optional)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=BODY_MAX)],
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if bool((self.subject_en.data or "").strip()) != bool((self.body_en.data or "").strip()):
+            missing = self.body_en if (self.subject_en.data or "").strip() else self.subject_en
+            missing.errors = [
+                *missing.errors,
+                _l("Bitte Betreff und Text auf Englisch angeben, oder beide leer lassen."),
+            ]
+            return False
+        return True
 
 
 class DispatchForm(BoundedForm):

@@ -3,30 +3,34 @@
 ``dispatch_announcement(id)`` creates one delivery per confirmed subscriber with
 ``INSERT … SELECT`` in chunks of subscriber ids (nothing is loaded into the worker, so its
 memory does not grow with the list) and enqueues ``send_batch`` jobs over ranges of delivery
-ids. A batch opens one SMTP connection, claims its deliveries in small groups with conditional
-UPDATEs, reads each subscriber's status right before sending to them, and writes the results
-back with the next claim. So a duplicated or retried batch sends nobody a second mail, and an
-address that unsubscribes while the dispatch runs gets nothing more. Temporary failures are
-retried by RQ with backoff; the maintenance run picks up anything whose job Redis lost.
+ids. A batch sends through :mod:`forum.delivery` (the one delivery layer, shared with the
+outbox): one SMTP connection, one delivery claimed at a time with a conditional UPDATE, the
+subscriber's status read right before the mail, the outcome written with the next claim. So a
+duplicated or retried batch sends nobody a second mail, an address that unsubscribes while the
+dispatch runs gets nothing more, and a killed worker doubles at most one mail. Temporary
+failures set ``next_attempt_at``; the maintenance run enqueues batches for what is due and for
+dispatches that stalled (:func:`resume_dispatches`). No job depends on RQ's scheduler.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import time
+import uuid
 from datetime import timedelta
 
 from flask import current_app
-from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import bindparam, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
 
-from forum.db import lock_row, read_only, utcnow
+from forum import delivery
+from forum.db import lock_row, utcnow
 from forum.extensions import db, rq
-from forum.mail import MailHeaderError, smtp_connection
+from forum.mail import envelope_sender
+from forum.models import MailEventKind
+from forum.suppression import active_suppression, record_event
 
+from .announcements import contact_of
 from .bulk import MessageFactory
 from .models import (
     OPEN_DELIVERY,
@@ -42,24 +46,11 @@ from .render import render_template_for_batch
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 300  # one mail: far longer than the SMTP timeout
 INSERT_CHUNK = 5000
 
 
-class DeliveriesDeferred(Exception):
-    """Raised at the end of a batch with temporary failures, so that RQ retries it."""
-
-
-def _intervals() -> list[int]:
-    return list(current_app.config.get("MAIL_RETRY_INTERVALS", [10, 30, 120]))
-
-
-def max_attempts() -> int:
-    return len(_intervals()) + 1
-
-
 def batch_size() -> int:
-    return max(1, int(current_app.config.get("NEWSLETTER_BATCH_SIZE", 1000)))
+    return max(1, int(current_app.config["NEWSLETTER_BATCH_SIZE"]))
 
 
 # --- enqueueing --------------------------------------------------------------------------------
@@ -70,12 +61,7 @@ def _pending(job_id: str, connection) -> bool:
         status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
     except NoSuchJobError:
         return False
-    return status in (
-        JobStatus.QUEUED,
-        JobStatus.STARTED,
-        JobStatus.SCHEDULED,
-        JobStatus.DEFERRED,
-    )
+    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def enqueue_dispatch(announcement_id: int) -> bool:
@@ -92,7 +78,6 @@ def enqueue_dispatch(announcement_id: int) -> bool:
                 job_timeout=3600,
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
-                retry=Retry(max=len(_intervals()), interval=_intervals()),
             )
     except Exception as exc:  # redis.ConnectionError, TimeoutError, …
         log.warning("could not enqueue the dispatch of announcement %s: %s", announcement_id, exc)
@@ -102,17 +87,20 @@ def enqueue_dispatch(announcement_id: int) -> bool:
 
 def _batch_timeout(size: int) -> int:
     limiter_seconds = RateLimiter.from_config().expected_seconds(size)
-    per_mail = 2 * int(current_app.config.get("MAIL_TIMEOUT", 15))
+    per_mail = 2 * int(current_app.config["MAIL_TIMEOUT"])
     return int(300 + limiter_seconds * 1.5 + min(size * per_mail, 3600))
 
 
-def enqueue_batches(announcement_id: int) -> int:
-    """Enqueue batch jobs over the open deliveries of an announcement, walking the ids in
-    pages (memory stays bounded). A batch whose job is still waiting is not enqueued twice."""
+def enqueue_batches(announcement_id: int, due_only: bool = False) -> int:
+    """Enqueue batch jobs over the open deliveries of an announcement (with ``due_only``,
+    those whose retry is due), walking the ids in pages (memory stays bounded)."""
     size = batch_size()
     queue = rq.get_queue("bulk")
     timeout = _batch_timeout(size)
     count, last = 0, 0
+    due = []
+    if due_only:
+        due = [or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= utcnow())]
     while True:
         ids = db.session.scalars(
             select(Delivery.id)
@@ -120,6 +108,7 @@ def enqueue_batches(announcement_id: int) -> int:
                 Delivery.announcement_id == announcement_id,
                 Delivery.status.in_(OPEN_DELIVERY),
                 Delivery.id > last,
+                *due,
             )
             .order_by(Delivery.id)
             .limit(size)
@@ -128,20 +117,17 @@ def enqueue_batches(announcement_id: int) -> int:
         if not ids:
             return count
         first, last = ids[0], ids[-1]
-        job_id = f"newsletter-batch-{announcement_id}-{first}-{last}"
-        if not _pending(job_id, queue.connection):
-            queue.enqueue(
-                send_batch.func,
-                announcement_id,
-                first,
-                last,
-                job_id=job_id,
-                job_timeout=timeout,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-                retry=Retry(max=len(_intervals()), interval=_intervals()),
-            )
-            count += 1
+        queue.enqueue(
+            send_batch.func,
+            announcement_id,
+            first,
+            last,
+            job_id=f"newsletter-batch-{announcement_id}-{first}-{last}-{uuid.uuid4().hex[:8]}",
+            job_timeout=timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+        count += 1
 
 
 # --- the dispatch ------------------------------------------------------------------------------
@@ -222,28 +208,9 @@ def finish_if_done(announcement_id: int) -> bool:
 
 # --- one batch ---------------------------------------------------------------------------------
 
-#: Deliveries claimed together in one write transaction. Results are written back at the latest
-#: with the next claim (or after a second), so a worker that crashes may leave at most this many
-#: mails sent but not marked; every mail is checked against the subscriber's status right
-#: before it is sent, in a read-only transaction that takes no write lock.
-CLAIM_GROUP = 25
-RECORD_SECONDS = 1.0
-
 _deliveries = Delivery.__table__
 _subscribers = Subscriber.__table__
 
-_CLAIM = (
-    update(_deliveries)
-    .where(
-        _deliveries.c.id == bindparam("delivery_id"),
-        _deliveries.c.status.in_(OPEN_DELIVERY),
-        or_(
-            _deliveries.c.claimed_until.is_(None),
-            _deliveries.c.claimed_until < bindparam("now"),
-        ),
-    )
-    .values(claimed_until=bindparam("until"), attempts=_deliveries.c.attempts + 1)
-)
 _CHECK = (
     select(
         _subscribers.c.status,
@@ -251,103 +218,113 @@ _CHECK = (
         _subscribers.c.public_id,
         _subscribers.c.locale,
         _deliveries.c.attempts,
+        _deliveries.c.id,
+        _deliveries.c.announcement_id,
     )
     .select_from(_deliveries.join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id))
     .where(_deliveries.c.id == bindparam("delivery_id"))
 )
-_MARK_SENT = (
-    update(_deliveries)
-    .where(_deliveries.c.id == bindparam("delivery_id"))
-    .values(
-        status=DeliveryStatus.SENT.value,
-        sent_at=bindparam("sent_at"),
-        claimed_until=None,
-        last_error=None,
-    )
-)
 
 
-def _record(results: list[tuple[int, dict]]) -> None:
-    """Write results back (in the current transaction; the caller commits)."""
-    if not results:
-        return
-    conn = db.session.connection()
-    sent = [
-        {"delivery_id": did, "sent_at": values["sent_at"]}
-        for did, values in results
-        if values["status"] == DeliveryStatus.SENT
-    ]
-    if sent:
-        conn.execute(_MARK_SENT, sent)
-    for did, values in results:
-        if values["status"] != DeliveryStatus.SENT:
-            conn.execute(
+class BatchSource:
+    """The deliveries of one announcement for :func:`forum.delivery.deliver`: each is claimed
+    with a conditional UPDATE (a duplicated or retried batch finds it claimed or sent), the
+    subscriber's status is read in the claim's transaction right before the mail (an address
+    unsubscribed while the dispatch runs gets nothing more), and the message is built from one
+    rendering per language (:mod:`.bulk`)."""
+
+    gives_up = True
+
+    def __init__(self, announcement: Announcement):
+        self.announcement = announcement
+        self.contact = contact_of(announcement)
+        self.limiter = RateLimiter.from_config()
+        self.factories: dict[str, MessageFactory] = {}
+        self.rows: dict[int, object] = {}
+
+    def pace(self) -> None:
+        self.limiter.wait()
+
+    def claim(self, item_id: int, until, now) -> bool:
+        return (
+            db.session.execute(
                 update(_deliveries)
-                .where(_deliveries.c.id == did)
-                .values(claimed_until=None, **values)
+                .where(
+                    _deliveries.c.id == item_id,
+                    _deliveries.c.status.in_(OPEN_DELIVERY),
+                    or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
+                    or_(
+                        _deliveries.c.next_attempt_at.is_(None),
+                        _deliveries.c.next_attempt_at <= now,
+                    ),
+                )
+                .values(claimed_until=until, attempts=_deliveries.c.attempts + 1)
+            ).rowcount
+            == 1
+        )
+
+    def load(self, item_id: int):
+        row = db.session.execute(_CHECK, {"delivery_id": item_id}).one_or_none()
+        if row is None:
+            return None
+        self.rows[item_id] = row
+        if row.status != SubscriberStatus.CONFIRMED:
+            return delivery.Skipped("not subscribed")
+        if active_suppression(row.email) is not None:
+            return delivery.Skipped("suppressed")
+        return row
+
+    def attempts(self, item) -> int:
+        return item.attempts
+
+    def build(self, item) -> delivery.Envelope:
+        # English subscribers get the English text where one was written, else the German
+        # one in its German frame (never German text inside an English frame).
+        locale, subject, body = self.announcement.text_for(item.locale)
+        if locale not in self.factories:
+            self.factories[locale] = MessageFactory(
+                render_template_for_batch(subject, body, locale, self.contact)
             )
-    results.clear()
+        envelope = self.factories[locale].build(item.email, item.public_id)
+        return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)
 
-
-def _claim(group: list[int], limiter: RateLimiter) -> list[int]:
-    """Claim deliveries with conditional UPDATEs; returns those this job now holds (not sent,
-    failed or held by another copy of the batch)."""
-    now = utcnow()
-    until = now + timedelta(seconds=CLAIM_SECONDS + limiter.expected_seconds(len(group)))
-    conn = db.session.connection()
-    return [
-        did
-        for did in group
-        if conn.execute(_CLAIM, {"delivery_id": did, "now": now, "until": until}).rowcount == 1
-    ]
-
-
-def _check(delivery_id: int):
-    """The subscriber's status, address, public id, locale and the delivery's attempts, read
-    right before sending (a deferred transaction on SQLite: no write lock); None if the
-    delivery is gone (the address was erased)."""
-    with read_only():
-        row = db.session.connection().execute(_CHECK, {"delivery_id": delivery_id}).one_or_none()
-        db.session.commit()
-    return row
-
-
-def _failure(exc: Exception, attempts: int) -> dict:
-    """Values for a delivery that failed: deferred (retried) or failed for good."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = list(exc.recipients.values())
-        code, text = answers[0] if answers else (550, b"recipient refused")
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        code, text = exc.smtp_code, exc.smtp_error
-    else:
-        code, text = None, str(exc)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    answer = f"{code} {text}" if code else f"{type(exc).__name__}: {text}"
-    permanent = isinstance(exc, MailHeaderError) or (code is not None and 500 <= code < 600)
-    if permanent or attempts >= max_attempts():
-        return {"status": DeliveryStatus.FAILED.value, "last_error": answer[:2000]}
-    intervals = _intervals()
-    wait = intervals[min(attempts - 1, len(intervals) - 1)]
-    return {
-        "status": DeliveryStatus.DEFERRED.value,
-        "last_error": answer[:2000],
-        "next_attempt_at": utcnow() + timedelta(seconds=wait),
-    }
-
-
-class _ConnectionLost(Exception):
-    pass
+    def record(self, item_id: int, outcome: delivery.Outcome) -> None:
+        values: dict = {"claimed_until": None}
+        if isinstance(outcome, delivery.Sent):
+            values.update(status=DeliveryStatus.SENT.value, sent_at=outcome.at, last_error=None)
+        elif isinstance(outcome, delivery.Skipped):
+            values["status"] = DeliveryStatus.SKIPPED.value
+        else:
+            values["last_error"] = outcome.answer
+            if outcome.retry_at is None:
+                values["status"] = DeliveryStatus.FAILED.value
+            else:
+                values.update(
+                    status=DeliveryStatus.DEFERRED.value, next_attempt_at=outcome.retry_at
+                )
+        db.session.execute(update(_deliveries).where(_deliveries.c.id == item_id).values(**values))
+        row = self.rows.pop(item_id, None)
+        if isinstance(outcome, delivery.Failure) and outcome.refused and row is not None:
+            record_event(
+                MailEventKind.REFUSED,
+                row.email,
+                outcome.answer,
+                "smtp",
+                delivery_id=item_id,
+                announcement_id=row.announcement_id,
+            )
 
 
 @rq.job(queue="bulk")
 def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, int]:
-    """Send the open deliveries with ids in ``first_id..last_id`` over one SMTP connection."""
+    """Send the open, due deliveries with ids in ``first_id..last_id`` over one SMTP
+    connection. Deferred ones wait for their ``next_attempt_at``; the maintenance run
+    enqueues them again (:func:`resume_dispatches`)."""
     announcement = db.session.get(Announcement, announcement_id)
     if announcement is None or announcement.status != AnnouncementStatus.SENDING:
         db.session.commit()
         return {"skipped": 1}
-    subject, body = announcement.subject, announcement.body
+    source = BatchSource(announcement)
     ids = db.session.scalars(
         select(Delivery.id)
         .where(
@@ -358,103 +335,13 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
         .order_by(Delivery.id)
     ).all()
     db.session.commit()
-    counts = {"sent": 0, "failed": 0, "deferred": 0, "skipped": 0}
-    if not ids:
-        finish_if_done(announcement_id)
-        return counts
-
-    limiter = RateLimiter.from_config()
-    factories: dict[str, MessageFactory] = {}
-    results: list[tuple[int, dict]] = []  # sent or failed, not yet written back
-    held: list[int] = []  # claimed by this job, not yet tried
-    try:
-        with smtp_connection() as conn:
-            for start in range(0, len(ids), CLAIM_GROUP):
-                _record(results)
-                claimed = _claim(ids[start : start + CLAIM_GROUP], limiter)
-                db.session.commit()
-                held = claimed  # only claims that were committed are released below
-                recorded = time.monotonic()
-                while held:
-                    delivery_id = held.pop(0)
-                    if results and time.monotonic() - recorded > RECORD_SECONDS:
-                        _record(results)  # keep the progress page current
-                        db.session.commit()
-                        recorded = time.monotonic()
-                    limiter.wait()
-                    row = _check(delivery_id)
-                    if row is None:  # the address was erased while the batch ran
-                        continue
-                    status, email, public_id, locale, attempts = row
-                    if status != SubscriberStatus.CONFIRMED:
-                        results.append((delivery_id, {"status": DeliveryStatus.SKIPPED.value}))
-                        counts["skipped"] += 1
-                        continue
-                    locale = locale if locale in ("de", "en") else "de"
-                    if locale not in factories:
-                        factories[locale] = MessageFactory(
-                            render_template_for_batch(subject, body, locale)
-                        )
-                    now = utcnow()
-                    try:
-                        envelope = factories[locale].build(email, public_id)
-                        conn.host.sendmail(envelope.sender, [envelope.recipient], envelope.data)
-                    except smtplib.SMTPServerDisconnected as exc:
-                        results.append((delivery_id, _failure(exc, attempts)))
-                        raise _ConnectionLost(str(exc)) from exc
-                    except (smtplib.SMTPException, MailHeaderError) as exc:
-                        # The server refused this message (4xx: later again; 5xx: failed).
-                        results.append((delivery_id, _failure(exc, attempts)))
-                        counts[results[-1][1]["status"]] += 1
-                    except OSError as exc:  # timeout, connection reset
-                        results.append((delivery_id, _failure(exc, attempts)))
-                        raise _ConnectionLost(str(exc)) from exc
-                    else:
-                        results.append(
-                            (delivery_id, {"status": DeliveryStatus.SENT.value, "sent_at": now})
-                        )
-                        counts["sent"] += 1
-    except (_ConnectionLost, OSError) as exc:
-        # Connecting failed, or the connection broke: what was not tried stays queued (its
-        # claim is released), RQ retries the batch.
-        db.session.rollback()
-        _record(results)
-        _release(held)
-        _note_error(announcement_id, f"SMTP: {exc}")
+    counts = delivery.deliver(source, ids)
+    if counts["connection_lost"]:
+        _note_error(announcement_id, "SMTP: connection failed, the rest is sent later")
         db.session.commit()
-        log.warning("newsletter batch %s-%s stopped: %s", first_id, last_id, exc)
-        raise DeliveriesDeferred(f"SMTP connection failed: {exc}") from exc
-    except Exception:
-        db.session.rollback()
-        _record(results)  # a mail that went out must not go out again
-        _release(held)
-        db.session.commit()
-        raise
-    _record(results)
-    db.session.commit()
-    if counts["deferred"]:
-        raise DeliveriesDeferred(f"{counts['deferred']} deliveries deferred, retried later")
+        log.warning("newsletter batch %s-%s stopped: SMTP connection failed", first_id, last_id)
     finish_if_done(announcement_id)
-    return counts
-
-
-def _release(held: list[int]) -> None:
-    """Give up this job's claims on deliveries it did not try (they stay open). The claim
-    counted an attempt; no mail was tried, so it is taken back: ``attempts`` counts real tries,
-    and dropped connections do not use up a delivery's retries."""
-    if held:
-        db.session.connection().execute(
-            update(_deliveries)
-            .where(
-                _deliveries.c.id.in_(held),
-                _deliveries.c.status.in_(OPEN_DELIVERY),
-                _deliveries.c.claimed_until.is_not(None),
-            )
-            .values(
-                claimed_until=None,
-                attempts=case((_deliveries.c.attempts > 0, _deliveries.c.attempts - 1), else_=0),
-            )
-        )
+    return dict(counts)
 
 
 def _note_error(announcement_id: int, message: str) -> None:
@@ -468,20 +355,38 @@ def _note_error(announcement_id: int, message: str) -> None:
 # --- the safety net ----------------------------------------------------------------------------
 
 
-def resume_dispatches() -> int:
-    """The maintenance task: when no newsletter job is waiting or running, enqueue what was
-    left behind (Redis was down, a worker died): dispatches not yet run, and batches for
-    deliveries still open and not claimed. Returns how many jobs were enqueued."""
-    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+def _waiting_batches(queue, announcement_id: int) -> bool:
+    prefix = f"newsletter-batch-{announcement_id}-"
+    return any(job_id.startswith(prefix) for job_id in queue.get_job_ids())
 
-    queue = rq.get_queue("bulk")
-    busy = (
-        queue.count
-        + StartedJobRegistry(queue=queue).count
-        + ScheduledJobRegistry(queue=queue).count
+
+def _stalled(announcement_id: int) -> bool:
+    """Open deliveries are due and nobody works on them: none is claimed now. (A running batch
+    always holds one claim: it writes a mail's outcome in the transaction that claims the next;
+    a killed one's claim expires after ``MAIL_CLAIM_SECONDS``.)"""
+    now = utcnow()
+    mine = Delivery.announcement_id == announcement_id
+    if db.session.scalar(select(exists().where(mine, Delivery.claimed_until > now))):
+        return False
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    mine,
+                    Delivery.status.in_(OPEN_DELIVERY),
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                )
+            )
+        )
     )
-    if busy:
-        return 0
+
+
+def resume_dispatches() -> int:
+    """The maintenance task: enqueue what was left behind (Redis was down, a worker died,
+    deliveries are due for their retry): dispatches not yet run, and batches for announcements
+    that have due deliveries, no batch waiting in the queue and no delivery in progress.
+    Returns how many jobs were enqueued."""
+    queue = rq.get_queue("bulk")
     enqueued = 0
     stale = utcnow() - timedelta(minutes=2)
     for announcement in db.session.scalars(
@@ -495,7 +400,9 @@ def resume_dispatches() -> int:
             if announcement.dispatched_at and announcement.dispatched_at < stale:
                 enqueued += int(enqueue_dispatch(announcement.id))
             continue
-        if not finish_if_done(announcement.id):
-            enqueued += enqueue_batches(announcement.id)
+        if finish_if_done(announcement.id):
+            continue
+        if not _waiting_batches(queue, announcement.id) and _stalled(announcement.id):
+            enqueued += enqueue_batches(announcement.id, due_only=True)
     db.session.commit()
     return enqueued

@@ -88,6 +88,8 @@ class ConsentRecord(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set on the confirmed record when the address unsubscribes (the consent is withdrawn).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why, when not by the subscriber's own hand (e.g. "hard_bounce: 550 5.1.1 …").
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
     outbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL"), nullable=True
     )
@@ -116,6 +118,10 @@ class Announcement(db.Model):
     round_label: Mapped[str] = mapped_column(String(300), default="")
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)  # plain text with light Markdown
+    # The optional English version; subscribers whose language is English get it, all others
+    # (and English subscribers when there is none) the German text in a German frame.
+    subject_en: Mapped[str] = mapped_column(String(200), default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=AnnouncementStatus.DRAFT.value)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizer.id", ondelete="SET NULL"), nullable=True
@@ -131,6 +137,13 @@ class Announcement(db.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == AnnouncementStatus.DRAFT
+
+    def text_for(self, locale: str) -> tuple[str, str, str]:
+        """``(locale, subject, body)`` for a subscriber's language: English only where an
+        English text was written, so that no German text sits in an English frame."""
+        if locale == "en" and (self.body_en or "").strip() and (self.subject_en or "").strip():
+            return "en", self.subject_en, self.body_en
+        return "de", self.subject, self.body
 
 
 class DeliveryStatus(enum.StrEnum):

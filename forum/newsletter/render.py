@@ -158,14 +158,28 @@ def list_headers(unsubscribe: str) -> dict[str, str]:
     }
 
 
-def announcement_context(subject: str, body: str, unsubscribe: str) -> dict:
-    return {"subject": subject, "body": body, "unsubscribe_url": unsubscribe}
+def announcement_context(subject: str, body: str, unsubscribe: str, contact: str = "") -> dict:
+    return {
+        "subject": subject,
+        "body": body,
+        "unsubscribe_url": unsubscribe,
+        "contact_email": contact,
+    }
 
 
-def render_template_for_batch(subject: str, body: str, locale: str) -> RenderedMail:
-    """The mail with :data:`UNSUBSCRIBE_PLACEHOLDER` where the personal link goes."""
-    return render_mail(
+def reply_to_header(contact: str) -> dict[str, str]:
+    return {"Reply-To": contact} if contact else {}
+
+
+def render_template_for_batch(
+    subject: str, body: str, locale: str, contact: str = ""
+) -> RenderedMail:
+    """The mail with :data:`UNSUBSCRIBE_PLACEHOLDER` where the personal link goes; answers go
+    to ``contact`` (the announced round's forum), if given."""
+    rendered = render_mail(
         "newsletter_announcement",
         locale,
-        announcement_context(subject, body, UNSUBSCRIBE_PLACEHOLDER),
+        announcement_context(subject, body, UNSUBSCRIBE_PLACEHOLDER, contact),
     )
+    rendered.headers = reply_to_header(contact)
+    return rendered

@@ -311,6 +311,29 @@ def unsubscribe(token: str, via: str) -> tuple[UnsubscribeOutcome, Subscriber | 
     return UnsubscribeOutcome.UNSUBSCRIBED, subscriber
 
 
+def unsubscribe_suppressed(key: str, reason: str) -> None:
+    """The suppression hook: an address on the suppression list is unsubscribed, the reason
+    kept in its consent records (in the transaction that suppresses it)."""
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
+    if subscriber is None or subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        return
+    now = utcnow()
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id)
+        .values(
+            status=SubscriberStatus.UNSUBSCRIBED.value,
+            unsubscribed_at=now,
+            unsubscribed_via="suppressed",
+        )
+    )
+    db.session.execute(
+        update(ConsentRecord)
+        .where(ConsentRecord.subscriber_id == subscriber.id, ConsentRecord.withdrawn_at.is_(None))
+        .values(withdrawn_at=now, withdrawn_reason=f"Adresse gesperrt: {reason}"[:2000])
+    )
+
+
 # --- consent records: lookup and export ------------------------------------------------------
 
 

@@ -169,7 +169,14 @@ def compose(slug: str):
     if request.method == "GET":
         form.subject.data, form.body.data = ann.prefill(rnd)
     if form.validate_on_submit():
-        announcement = ann.create_announcement(rnd, form.subject.data, form.body.data, current_user)
+        announcement = ann.create_announcement(
+            rnd,
+            form.subject.data,
+            form.body.data,
+            current_user,
+            subject_en=form.subject_en.data or "",
+            body_en=form.body_en.data or "",
+        )
         db.session.commit()
         return redirect(url_for(".announcement", announcement_id=announcement.id))
     previous = db.session.scalars(
@@ -193,7 +200,13 @@ def edit(announcement_id: int):
     form = AnnouncementForm(obj=announcement)
     if form.validate_on_submit():
         try:
-            ann.update_draft(announcement, form.subject.data, form.body.data)
+            ann.update_draft(
+                announcement,
+                form.subject.data,
+                form.body.data,
+                subject_en=form.subject_en.data or "",
+                body_en=form.body_en.data or "",
+            )
         except ann.AnnouncementError:
             db.session.rollback()
             flash(_("Eine versandte Ankündigung kann nicht mehr geändert werden."), "error")
