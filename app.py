@@ -160,7 +160,15 @@ def _register_request_hooks(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
-    from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label, who_may_apply
+    from forum.codes import (
+        BODY_TYPES,
+        DEPARTMENTS,
+        ROLES,
+        STATES,
+        is_open_format,
+        label,
+        who_may_apply,
+    )
 
     formatting.register(app.jinja_env)
 
@@ -178,6 +186,7 @@ def _register_template_helpers(app: Flask) -> None:
             "DEPARTMENTS": DEPARTMENTS,
             "code_label": label,
             "who_may_apply": who_may_apply,
+            "is_open_format": is_open_format,
         }
 
 

@@ -28,7 +28,16 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
+from forum.codes import (
+    BODY_TYPES,
+    DEPARTMENTS,
+    MUNICIPAL_BODY_TYPES,
+    MUNICIPAL_ROLES,
+    ROLES,
+    STATES,
+    is_open_format,
+    offered_codes,
+)
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
@@ -167,6 +176,23 @@ class ApplicationForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.newsletter.label.text = consent_text(str(get_locale() or "de"))
+
+    def for_round(self, rnd) -> ApplicationForm:
+        """Offer the codes of the open formats only where the round accepts them; a round open
+        beyond municipal administrations asks for the "Art der Organisation"."""
+        placeholder = _l("– bitte wählen –")
+        for name, table, municipal, accepted in (
+            ("body_type", BODY_TYPES, MUNICIPAL_BODY_TYPES, rnd.body_types),
+            ("role", ROLES, MUNICIPAL_ROLES, rnd.roles),
+        ):
+            codes = offered_codes(table, municipal, accepted)
+            getattr(self, name).choices = [SelectChoice("", placeholder)] + [
+                SelectChoice(code, table[code]) for code in codes
+            ]
+        if is_open_format(rnd):
+            self.body_type.label.text = _l("Art der Organisation")
+            self.organisation.label.text = _l("Organisation (Privatpersonen: Wohnort)")
+        return self
 
     def validate_body_type(self, field):
         if field.data not in BODY_TYPES:

@@ -16,7 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from forum.codes import who_may_apply
+from forum.codes import is_open_format, who_may_apply
 from forum.db import utcnow
 from forum.extensions import db, limiter
 from forum.models import Round
@@ -55,14 +55,20 @@ def _apply_limit() -> str:
 @limiter.limit(_apply_limit, methods=["POST"])
 def apply(slug: str):
     rnd = _round_or_404(slug)
-    form = ApplicationForm()
+    form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
             value = request.args.get(name)
             if value:
                 getattr(form, name).data = value[:254]
     phase = rnd.phase()
-    context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
+    context = {
+        "round": rnd,
+        "form": form,
+        "phase": phase,
+        "who": who_may_apply(rnd),
+        "open_format": is_open_format(rnd),
+    }
     if phase != "open":
         return render_template("registration/apply.html", **context), (
             200 if request.method == "GET" else 409
