@@ -66,6 +66,8 @@ ROUND_FIELDS = {
     "body_types": Field("codes", required=True, choices=BODY_TYPES),
     "max_per_state": Field("int", minimum=1, maximum=10_000),
     "max_per_organisation": Field("int", minimum=1, maximum=10_000),
+    "invitation_only": Field("bool"),
+    "invitation_reminder_days": Field("int", minimum=1, maximum=365),
     "meetings": Field("meetings"),
 }
 
@@ -85,6 +87,8 @@ ROUND_DEFAULTS = {
     "confirm_hours": 48,
     "max_per_state": None,
     "max_per_organisation": None,
+    "invitation_only": False,
+    "invitation_reminder_days": 7,
     "meetings": [],
 }
 

@@ -59,6 +59,10 @@ class Round(db.Model):
     body_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_per_state: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_per_organisation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Invitation-only rounds (steering groups): only invited addresses may apply. Invitees who
+    # have not answered get one reminder this many days after the invitation.
+    invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    invitation_reminder_days: Mapped[int] = mapped_column(Integer, default=7)
     # Bumped under the round's lock by every change of held seats or waitlist order, so that
     # concurrent writers serialize on this row on every database.
     version: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,6 +16,8 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .admission import lapse_expired_offers
+    from .cli import round_cli
+    from .invitations import send_invitation_reminders
     from .privacy import anonymise_finished_rounds, erase_applications, export_applications
     from .services import expire_unconfirmed
 
@@ -24,4 +26,6 @@ def init_app(app: Flask) -> None:
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
+    register_task(app, "invitation_reminders", send_invitation_reminders)
+    app.cli.add_command(round_cli)
     register_personal_data(app, "applications", export_applications, erase_applications)

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from forum.auth import organizer_required, require_forum, round_or_404
 from forum.extensions import db
 
-from . import admission, dashboard
-from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
+from . import admission, dashboard, invitations
+from .forms import BulkDecisionForm, DecisionForm, InvitationUploadForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
@@ -78,6 +78,7 @@ def round_dashboard(slug: str):
         statuses=dashboard.STATUS_ORDER,
         status_label=admission.status_label,
         bulk_form=BulkDecisionForm(formdata=None),
+        invitation_counts=invitations.counts(rnd),
     )
 
 
@@ -110,6 +111,62 @@ def bulk_decision(slug: str):
     db.session.commit()
     _flash_results(results)
     return redirect(target)
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+def _invitations_page(rnd, form, status: int = 200, report=None):
+    return render_template(
+        "admin/invitations.html",
+        round=rnd,
+        form=form,
+        counts=invitations.counts(rnd),
+        invitations=invitations.listing(rnd),
+        report=report,
+    ), status
+
+
+@bp.get("/rounds/<slug>/invitations")
+@organizer_required
+def invitations_page(slug: str):
+    rnd = round_or_404(slug)
+    return _invitations_page(rnd, InvitationUploadForm(formdata=None))
+
+
+@bp.post("/rounds/<slug>/invitations")
+@organizer_required
+def invite(slug: str):
+    rnd = round_or_404(slug)
+    form = InvitationUploadForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _invitations_page(rnd, form, 422)
+    data = form.file.data.read(MAX_UPLOAD + 1)
+    try:
+        if len(data) > MAX_UPLOAD:
+            raise invitations.InvitationFileError("the file is larger than 2 MB")
+        report = invitations.invite(
+            rnd, invitations.decode(data), by=current_user.email, locale="de"
+        )
+    except invitations.InvitationFileError as exc:
+        db.session.rollback()
+        form.file.errors = [_("Die Datei lässt sich nicht lesen: %(reason)s", reason=str(exc))]
+        return _invitations_page(rnd, form, 422)
+    db.session.commit()
+    flash(
+        _(
+            "%(invited)d Personen eingeladen, %(present)d waren schon eingeladen.",
+            invited=report.invited,
+            present=report.present,
+        ),
+        "success" if report.invited else "info",
+    )
+    if report.errors:
+        return _invitations_page(rnd, InvitationUploadForm(formdata=None), 422, report=report)
+    return redirect(url_for(".invitations_page", slug=slug))
 
 
 @bp.get("/rounds/<slug>/applications.csv")

@@ -6,6 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
@@ -297,4 +298,16 @@ class MoveForm(FlaskForm):
         _l("Grund (steht in der Historie)"),
         filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
+    )
+
+
+class InvitationUploadForm(FlaskForm):
+    """The organizer page's upload of an invitation list (the same file as ``round invite``)."""
+
+    file = FileField(
+        _l(
+            "CSV-Datei (Spalten email, first_name, last_name; optional organisation, state, role, "
+            "body_type)"
+        ),
+        validators=[FileRequired(_l("Bitte wählen Sie eine Datei aus."))],
     )

@@ -24,6 +24,8 @@ from forum.models import Round
 from . import admission
 from .admission import Outcome as AdmissionOutcome
 from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm, OfferForm, WithdrawForm
+from .invitations import Answer, apply_with_invitation, invitation_for_token
+from .invitations import decline as decline_invitation
 from .models import Application, Status
 from .services import (
     ConfirmOutcome,
@@ -85,9 +87,103 @@ def apply(slug: str):
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
         return render_template("registration/apply.html", **context), 409
+    if result.outcome == Outcome.INVITATION_REQUIRED:
+        db.session.rollback()
+        form.email.errors = [NOT_INVITED()]
+        return render_template("registration/apply.html", **context), 403
     db.session.commit()
     # Same page for a new application and for a duplicate: nobody learns who applied.
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
+
+
+def NOT_INVITED() -> str:  # noqa: N802
+    return _(
+        "Diese Runde ist nur auf Einladung offen, und für diese Adresse liegt keine Einladung "
+        "vor. Bitte nutzen Sie die Adresse, an die Ihre Einladung ging."
+    )
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@limiter.limit(_apply_limit, methods=["POST"])
+def invitation(token: str):
+    """The link in an invitation mail: the round's form, prefilled and bound to the invited
+    address (GET changes nothing)."""
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return render_template("registration/bad_link.html"), 404
+    rnd = invitation.round
+    form = ApplicationForm().for_round(rnd)
+    if request.method == "GET":
+        for name in ("email", "first_name", "last_name", "organisation", "state", "role"):
+            getattr(form, name).data = getattr(invitation, name)
+        form.body_type.data = invitation.body_type
+    phase = rnd.phase()
+    context = {
+        "round": rnd,
+        "form": form,
+        "phase": phase,
+        "who": who_may_apply(rnd),
+        "open_format": is_open_format(rnd),
+        "invitation": invitation,
+        "invitation_token": token,
+        "form_action": url_for("registration.invitation", token=token),
+        "decline_form": ConfirmForm(formdata=None) if invitation.application_id is None else None,
+    }
+    if invitation.application_id is not None and request.method == "GET":
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    if phase != "open":
+        return render_template("registration/apply.html", **context), (
+            200 if request.method == "GET" else 409
+        )
+    if not form.validate_on_submit():
+        return render_template("registration/apply.html", **context), (
+            422 if request.method == "POST" else 200
+        )
+    result = apply_with_invitation(invitation, form.data, str(get_locale() or "de"))
+    if result.answer == Answer.INELIGIBLE:
+        db.session.rollback()
+        return render_template(
+            "registration/ineligible.html", round=rnd, failures=result.failures, form=form
+        ), 422
+    if result.answer in (Answer.NOT_OPEN, Answer.REFUSED):
+        db.session.rollback()
+        if result.answer == Answer.REFUSED:
+            form.email.errors = [
+                _(
+                    "Diese Einladung gilt nur für die Adresse, an die sie ging. Die Teilnahme "
+                    "ist nur auf Einladung möglich; bitte wenden Sie sich an das "
+                    "Organisationsteam, wenn Sie teilnehmen möchten."
+                )
+            ]
+        return render_template("registration/apply.html", **context), 403 if (
+            result.answer == Answer.REFUSED
+        ) else 409
+    db.session.commit()
+    if result.answer == Answer.ORDINARY:
+        return redirect(url_for("registration.check_inbox", slug=rnd.slug))
+    if result.answer == Answer.DUPLICATE:
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    flash(_("Vielen Dank! Ihre Anmeldung ist eingegangen."), "success")
+    return redirect(
+        url_for(
+            "registration.status", token=make_token(Purpose.STATUS, result.application.public_id)
+        )
+    )
+
+
+@bp.post("/invitations/<token>/decline")
+def invitation_decline(token: str):
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return render_template("registration/bad_link.html"), 404
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not decline_invitation(invitation):
+        db.session.rollback()
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    db.session.commit()
+    return render_template("registration/invitation_declined.html", invitation=invitation)
 
 
 @bp.get("/rounds/<slug>/check-inbox")
