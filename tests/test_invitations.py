@@ -321,3 +321,41 @@ def test_organizer_page_uploads_and_shows_answers(client, login, make_round, smt
         as_text=True
     )
     assert count(Invitation) == 3
+
+
+FORUM_FILE = """
+[forum]
+slug = "steuergruppe"
+title = "Netzwerk Integration"
+
+[[rounds]]
+slug = "steuergruppe-2027"
+title = "Steuergruppe 2027"
+seats = 12
+opens = 2026-01-01T00:00:00+01:00
+closes = 2030-01-01T00:00:00+01:00
+states = ["DE-NI"]
+roles = ["lord_mayor", "head_of_office", "executive"]
+body_types = ["city", "association"]
+invitation_only = {only}
+invitation_reminder_days = {days}
+"""
+
+
+def test_forum_file_keys_for_invitations(runner, tmp_path):
+    from forum.models import Round
+
+    path = tmp_path / "f.toml"
+    path.write_text(FORUM_FILE.format(only="true", days=3), encoding="utf-8")
+    result = runner.invoke(args=["forum", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    rnd = db.session.scalar(select(Round))
+    assert (rnd.invitation_only, rnd.invitation_reminder_days) == (True, 3)
+    path.write_text(FORUM_FILE.format(only='"yes"', days=3), encoding="utf-8")
+    bad = runner.invoke(args=["forum", "load", str(path)])
+    assert bad.exit_code == 1 and "invitation_only: expected true or false" in bad.output
+    path.write_text(FORUM_FILE.format(only="false", days=0), encoding="utf-8")
+    bad = runner.invoke(args=["forum", "load", str(path)])
+    assert "invitation_reminder_days: must be at least 1" in bad.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Round.invitation_only)) is True  # nothing changed
