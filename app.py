@@ -90,11 +90,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     forum_mail.init_app(app)
 
-    from forum import auth, devmail, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
+    from forum import auth, devmail, feeds, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
     from forum import views as forum_views
     from registration import init_app as init_registration
 
     app.register_blueprint(forum_views.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(devmail.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(organizers.bp)
@@ -148,12 +149,15 @@ def _register_request_hooks(app: Flask) -> None:
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
+        csp = response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        # Unframeable, unless a page allows its framing by CSP (only the embed page, for the
+        # origins in EMBED_ORIGINS: forum/feeds.py).
+        if "frame-ancestors 'none'" in csp:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
 
