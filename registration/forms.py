@@ -42,6 +42,7 @@ from forum.codes import (
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
+from .network import SHARE_CONTACT_TEXT
 
 
 def _choices(table: dict, placeholder) -> list[SelectChoice]:
@@ -173,6 +174,8 @@ class ApplicationForm(FlaskForm):
     # The label is the newsletter's versioned consent wording (set in __init__), because the
     # consent record stores exactly that text.
     newsletter = BooleanField()
+    # Optional (issue 13): the participant list; its wording is versioned (registration.network).
+    share_contact = BooleanField(SHARE_CONTACT_TEXT)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -311,3 +314,9 @@ class InvitationUploadForm(FlaskForm):
         ),
         validators=[FileRequired(_l("Bitte wählen Sie eine Datei aus."))],
     )
+
+
+class ShareContactForm(FlaskForm):
+    """On the status page: give or withdraw the ``share_contact`` consent."""
+
+    share_contact = BooleanField(SHARE_CONTACT_TEXT)

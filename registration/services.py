@@ -19,6 +19,7 @@ from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
 from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
+from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
 
@@ -104,6 +105,9 @@ def store_application(
         privacy_consent_at=now,
         privacy_version=PRIVACY_VERSION,
         newsletter_requested=bool(data.get("newsletter")),
+        share_contact=bool(data.get("share_contact")),
+        share_contact_at=now if data.get("share_contact") else None,
+        share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
         created_at=now,
         confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
         **values,

@@ -23,10 +23,18 @@ from forum.models import Round
 
 from . import admission
 from .admission import Outcome as AdmissionOutcome
-from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm, OfferForm, WithdrawForm
+from .forms import (
+    PREFILL_FIELDS,
+    ApplicationForm,
+    ConfirmForm,
+    OfferForm,
+    ShareContactForm,
+    WithdrawForm,
+)
 from .invitations import Answer, apply_with_invitation, invitation_for_token
 from .invitations import decline as decline_invitation
 from .models import Application, Status
+from .network import set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
     Outcome,
@@ -233,6 +241,8 @@ def resend(token: str):
 
 
 def _status_page(application: Application, token: str, withdraw_form=None, status: int = 200):
+    share_form = ShareContactForm(formdata=None)
+    share_form.share_contact.data = application.share_contact
     offer_token = None
     if application.status == Status.OFFERED:
         offer_token = make_token(Purpose.OFFER, application.public_id)
@@ -245,6 +255,8 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
         withdrawable=application.status in admission.WITHDRAWABLE,
         now=utcnow(),
+        share_form=share_form,
+        participants=visible_participants(application),
     ), status
 
 
@@ -272,6 +284,27 @@ def withdraw(token: str):
         return redirect(url_for("registration.status", token=token))
     db.session.commit()
     flash(_("Sie haben Ihre Bewerbung zurückgezogen. Eine Bestätigung ist unterwegs."), "success")
+    return redirect(url_for("registration.status", token=token))
+
+
+@bp.post("/status/<token>/share-contact")
+def share_contact(token: str):
+    """Give or withdraw the consent to the participant list; takes effect at once."""
+    application = application_for_status_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    form = ShareContactForm()
+    if not form.validate_on_submit():
+        abort(400)
+    changed = set_share_contact(application, bool(form.share_contact.data))
+    db.session.commit()
+    if changed:
+        flash(
+            _("Sie stehen jetzt in der Teilnehmendenliste dieser Runde.")
+            if application.share_contact
+            else _("Ihre Einwilligung ist widerrufen: Die anderen sehen Sie nicht mehr."),
+            "success",
+        )
     return redirect(url_for("registration.status", token=token))
 
 
