@@ -212,3 +212,36 @@ class Invitation(db.Model):
         if self.declined_at is not None:
             return "declined"
         return "open"
+
+
+class RoundGroup(db.Model):
+    """A group within a round (collegial consultation group, focus group)."""
+
+    __tablename__ = "round_group"
+    __table_args__ = (Index("uq_round_group_name", "round_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="GroupMember.id"
+    )
+
+
+class GroupMember(db.Model):
+    """A seat holder in a group; at most one group per application (a unique index)."""
+
+    __tablename__ = "round_group_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("round_group.id", ondelete="CASCADE"), index=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), unique=True
+    )
+
+    group: Mapped[RoundGroup] = relationship(back_populates="members")
+    application: Mapped[Application] = relationship()

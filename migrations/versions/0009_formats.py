@@ -1,11 +1,11 @@
-"""formats: invitation-only rounds and invitations, the share_contact consent
+"""formats: invitation-only rounds and invitations, the share_contact consent, groups
 
 Revision ID: 0009
 Revises: 0004
 
 Written by hand; see forum/models.py (``Round.invitation_only``,
 ``Round.invitation_reminder_days``) and registration/models.py (``Invitation``,
-``Application.share_contact*``).
+``Application.share_contact*``, ``RoundGroup``, ``GroupMember``).
 """
 
 import sqlalchemy as sa
@@ -71,8 +71,36 @@ def upgrade():
         "uq_invitation_round_email", "invitation", ["round_id", "email_normalized"], unique=True
     )
 
+    op.create_table(
+        "round_group",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["round_id"], ["round.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("uq_round_group_name", "round_group", ["round_id", "name"], unique=True)
+    op.create_table(
+        "round_group_member",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["application_id"], ["application.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["group_id"], ["round_group.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("application_id"),
+    )
+    op.create_index(
+        "ix_round_group_member_group_id", "round_group_member", ["group_id"], unique=False
+    )
+
 
 def downgrade():
+    op.drop_index("ix_round_group_member_group_id", table_name="round_group_member")
+    op.drop_table("round_group_member")
+    op.drop_index("uq_round_group_name", table_name="round_group")
+    op.drop_table("round_group")
     op.drop_index("uq_invitation_round_email", table_name="invitation")
     op.drop_table("invitation")
     # ALTER TABLE … DROP COLUMN (SQLite since 3.35): no copy of the table, so the application
