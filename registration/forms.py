@@ -320,3 +320,43 @@ class ShareContactForm(FlaskForm):
     """On the status page: give or withdraw the ``share_contact`` consent."""
 
     share_contact = BooleanField(SHARE_CONTACT_TEXT)
+
+
+class GroupCreateForm(FlaskForm):
+    name = StringField(
+        _l("Name der Gruppe"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=100), _one_line],
+    )
+
+
+class GroupProposeForm(FlaskForm):
+    size = IntegerField(
+        _l("Höchstens Personen je Gruppe"),
+        validators=[
+            InputRequired(_l("Bitte geben Sie eine Zahl an.")),
+            NumberRange(min=1, max=1000, message=_l("Bitte eine Zahl von 1 bis 1000.")),
+        ],
+    )
+
+
+class GroupAssignForm(FlaskForm):
+    """One select ``group-<application id>`` per seat holder, value a group id or empty."""
+
+    def assignment(self, formdata) -> dict[int, int | None] | None:
+        """The choices, or None if a field is not of that shape."""
+        result: dict[int, int | None] = {}
+        for key, value in formdata.items():
+            if not key.startswith("group-"):
+                continue
+            try:
+                application_id = int(key.removeprefix("group-"))
+                group_id = int(value) if value else None
+            except ValueError:
+                return None
+            if not 0 < application_id <= MAX_ID or (
+                group_id is not None and not 0 < group_id <= MAX_ID
+            ):
+                return None
+            result[application_id] = group_id
+        return result

@@ -66,3 +66,17 @@ def visible_participants(application: Application) -> list[Application]:
             .order_by(Application.last_name, Application.first_name, Application.id)
         )
     )
+
+
+def participant_groups(application: Application, participants: list[Application]) -> dict:
+    """For the status page: the participant's own group and the groups of those listed."""
+    if application.status != Status.ACCEPTED:
+        return {"own_group": None, "participant_groups": {}}
+    from .groups import membership
+
+    groups = membership(application.round)
+    own = groups.get(application.id)
+    return {
+        "own_group": own.name if own else None,
+        "participant_groups": {p.id: [groups[p.id].name] for p in participants if p.id in groups},
+    }

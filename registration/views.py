@@ -34,7 +34,7 @@ from .forms import (
 from .invitations import Answer, apply_with_invitation, invitation_for_token
 from .invitations import decline as decline_invitation
 from .models import Application, Status
-from .network import set_share_contact, visible_participants
+from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
     Outcome,
@@ -241,6 +241,8 @@ def resend(token: str):
 
 
 def _status_page(application: Application, token: str, withdraw_form=None, status: int = 200):
+    participants = visible_participants(application)
+    group_context = participant_groups(application, participants)
     share_form = ShareContactForm(formdata=None)
     share_form.share_contact.data = application.share_contact
     offer_token = None
@@ -256,7 +258,8 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
         withdrawable=application.status in admission.WITHDRAWABLE,
         now=utcnow(),
         share_form=share_form,
-        participants=visible_participants(application),
+        participants=participants,
+        **group_context,
     ), status
 
 
