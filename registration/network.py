@@ -22,7 +22,7 @@ from .models import Actor, Application, Status
 SHARE_CONTACT_VERSION = "2026-11-30"
 SHARE_CONTACT_TEXT = _l(
     "Wenn ich teilnehme, dürfen die anderen Teilnehmer*innen dieser Runde meinen Namen, meine "
-    "Organisation und meine Funktion sehen (freiwillig; jederzeit auf der Statusseite "
+    "Organisation und meine Rolle sehen (freiwillig; jederzeit auf der Statusseite "
     "widerrufbar)."
 )
 

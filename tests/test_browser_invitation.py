@@ -55,7 +55,7 @@ def test_invitation_form_in_the_browser(
     )
     assert page.get_by_label("E-Mail-Adresse").input_value() == "ob@stadt-beispiel.de"
     assert page.get_by_label("Vorname").input_value() == "Jürgen"
-    assert page.get_by_label("Funktion").input_value() == "lord_mayor"
+    assert page.locator("#role").input_value() == "lord_mayor"
     # Nothing sticks out sideways on a phone.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"], width
