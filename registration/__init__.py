@@ -17,7 +17,12 @@ def init_app(app: Flask) -> None:
     )
     from .admission import lapse_expired_offers
     from .cli import round_cli
-    from .invitations import send_invitation_reminders
+    from .invitations import (
+        delete_finished_invitations,
+        erase_invitations,
+        export_invitations,
+        send_invitation_reminders,
+    )
     from .privacy import anonymise_finished_rounds, erase_applications, export_applications
     from .services import expire_unconfirmed
 
@@ -27,5 +32,7 @@ def init_app(app: Flask) -> None:
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
     register_task(app, "invitation_reminders", send_invitation_reminders)
+    register_task(app, "retention_invitations", delete_finished_invitations)
     app.cli.add_command(round_cli)
     register_personal_data(app, "applications", export_applications, erase_applications)
+    register_personal_data(app, "invitations", export_invitations, erase_invitations)

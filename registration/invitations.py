@@ -24,7 +24,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, update
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from forum.codes import BODY_TYPES, ROLES, STATES
@@ -367,3 +368,60 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
             sent += 1
         db.session.commit()
     return sent
+
+
+# --- privacy: export, erasure, retention (registered with forum.privacy / maintenance) ----------
+
+
+def export_invitations(key: str) -> list[dict]:
+    """Every invitation of the address (``key`` as :func:`forum.privacy.address_key` makes it)."""
+    rows = db.session.scalars(
+        select(Invitation).where(Invitation.email_normalized == key).order_by(Invitation.id)
+    )
+    return [
+        {
+            "round": i.round.slug,
+            "round_title": i.round.title,
+            "email": i.email,
+            "first_name": i.first_name,
+            "last_name": i.last_name,
+            "organisation": i.organisation,
+            "state": i.state,
+            "role": i.role,
+            "body_type": i.body_type,
+            "invited_at": i.created_at.isoformat(),
+            "invited_by": i.created_by,
+            "reminded_at": i.reminded_at.isoformat() if i.reminded_at else None,
+            "declined_at": i.declined_at.isoformat() if i.declined_at else None,
+            "answer": i.answer,
+        }
+        for i in rows
+    ]
+
+
+def erase_invitations(key: str, reason: str) -> int:
+    """Erasure on request: the invitations of the address are deleted. Does not commit."""
+    result = db.session.execute(delete(Invitation).where(Invitation.email_normalized == key))
+    return result.rowcount or 0
+
+
+def delete_finished_invitations(now: datetime | None = None) -> int:
+    """Maintenance (retention): invitations of rounds that finished more than
+    ``RETENTION_DAYS`` ago are deleted (the applications are anonymised alongside)."""
+    from .privacy import finished_before
+
+    now = now or utcnow()
+    cutoff = now - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
+    rounds = db.session.scalars(
+        select(Round).where(
+            Round.closes < cutoff, Round.id.in_(select(Invitation.round_id).distinct())
+        )
+    ).all()
+    ids = [rnd.id for rnd in rounds if finished_before(rnd) < cutoff]
+    count = 0
+    if ids:
+        count = (
+            db.session.execute(delete(Invitation).where(Invitation.round_id.in_(ids))).rowcount or 0
+        )
+    db.session.commit()
+    return count

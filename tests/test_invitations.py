@@ -359,3 +359,40 @@ def test_forum_file_keys_for_invitations(runner, tmp_path):
     assert "invitation_reminder_days: must be at least 1" in bad.output
     db.session.expire_all()
     assert db.session.scalar(select(Round.invitation_only)) is True  # nothing changed
+
+
+def test_invitations_in_privacy_export_erasure_and_retention(
+    runner, make_round, smtp, work, tmp_path
+):
+    from forum.models import Meeting, Round
+
+    rnd = make_round(invitation_only=True)
+    old = make_round()
+    path = write_csv(tmp_path, "email,first_name,last_name\nOB@Stadt-Beispiel.de,Olga,Brandt\n")
+    assert runner.invoke(args=["round", "invite", rnd.slug, str(path)]).exit_code == 0
+    assert runner.invoke(args=["round", "invite", old.slug, str(path)]).exit_code == 0
+    exported = runner.invoke(args=["privacy", "export", "ob@stadt-beispiel.de"]).output
+    assert '"invitations"' in exported and rnd.slug in exported and '"answer": "open"' in exported
+
+    # Retention: the old round finished two years ago; its invitations go, the others stay.
+    two_years = utcnow() - timedelta(days=730)
+    db.session.execute(
+        update(Round)
+        .where(Round.id == old.id)
+        .values(opens=two_years - timedelta(days=30), closes=two_years)
+    )
+    db.session.execute(
+        update(Meeting)
+        .where(Meeting.round_id == old.id)
+        .values(starts=two_years, ends=two_years + timedelta(hours=5))
+    )
+    db.session.commit()
+    result = runner.invoke(args=["maintenance", "run"])
+    assert "retention_invitations: 1" in result.output, result.output
+    assert db.session.scalar(select(Invitation.round_id)) == rnd.id
+
+    erased = runner.invoke(
+        args=["privacy", "erase", "ob@stadt-beispiel.de", "--reason", "Anfrage per E-Mail"]
+    )
+    assert "invitations: 1" in erased.output, erased.output
+    assert count(Invitation) == 0
