@@ -147,3 +147,12 @@ def test_demo_file_of_the_open_seminar_loads(runner):
     assert "association" in rnd.body_types and "citizen" in rnd.roles
     again = runner.invoke(args=["forum", "load", str(path)])
     assert "unchanged: round kgg-erfurt-2027" in again.output
+
+
+def test_demo_file_of_the_steering_group_loads(runner):
+    path = Path(ROOT) / "demo" / "netzwerkarbeit.toml"
+    result = runner.invoke(args=["forum", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    rnd = db.session.scalar(select(Round).where(Round.slug == "steuergruppe-2027"))
+    assert rnd.invitation_only is True and rnd.invitation_reminder_days == 7
+    assert "public_agency" in rnd.body_types
