@@ -215,8 +215,8 @@ def assign(rnd: Round, assignment: dict[int, int | None]) -> int:
 
 
 def apply_proposal(rnd: Round, size: int) -> list[RoundGroup]:
-    """Propose groups of at most ``size`` for all seat holders and put it in place: every seat
-    holder's group is replaced; groups "Gruppe 1" … are created as needed (existing groups are
+    """Propose groups of at most ``size`` for all seat holders and put it in place: the round's
+    memberships are replaced; groups "Gruppe 1" … are created as needed (existing groups are
     used first, in their order); groups left empty stay."""
     lock_round(rnd.id)
     holders = seat_holders(rnd)
@@ -232,9 +232,9 @@ def apply_proposal(rnd: Round, size: int) -> list[RoundGroup]:
         db.session.add(group)
         groups.append(group)
     db.session.flush()
-    db.session.execute(
-        delete(GroupMember).where(GroupMember.application_id.in_([a.id for a in holders]))
-    )
+    # Every membership in the round's groups goes: the seat holders get new ones, and people
+    # who no longer hold a seat are in no group.
+    db.session.execute(delete(GroupMember).where(GroupMember.group_id.in_([g.id for g in groups])))
     for group, ids in zip(groups, plan, strict=False):
         for application_id in ids:
             db.session.add(GroupMember(group_id=group.id, application_id=application_id))

@@ -4,6 +4,7 @@ by hand, deleting; the group on the participant's status page; the recipients of
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -61,6 +62,14 @@ def test_proposal_through_the_page_spreads_evenly(
     # The recipients of one group, for a message to that group.
     recipients = group_recipients(groups[0].id)
     assert {a.id for a in recipients} == {m.application_id for m in groups[0].members}
+
+    # Someone who gives up their seat leaves the group's list and its recipients.
+    write(admission.withdraw, db.session.get(Application, people[0].id))
+    page = organizer.get(f"/admin/rounds/{rnd.slug}/groups").get_data(as_text=True)
+    assert sum(int(n) for n in re.findall(r'data-members="(\d+)"', page)) == 5
+    assert people[0].id not in {a.id for g in groups for a in group_recipients(g.id)}
+    write(admission.decide, db.session.get(Application, waiting.id), "admit")
+    people[0] = waiting
 
     # Proposing again replaces the assignment, creates no further groups.
     organizer.post(f"/admin/rounds/{rnd.slug}/groups/propose", data={"size": "6"})
