@@ -164,6 +164,7 @@ def test_invitation_only_public_form_stores_nothing_without_invitation(
     rnd = make_round(invitation_only=True)
     page = client.get(f"/rounds/{rnd.slug}/apply").get_data(as_text=True)
     assert "nur auf Einladung möglich" in page
+    assert "Teilnahme nur auf Einladung." in client.get("/forums/test-forum").get_data(as_text=True)
     response = client.post(f"/rounds/{rnd.slug}/apply", data=application_data())
     assert response.status_code == 403
     assert "keine Einladung" in response.get_data(as_text=True)
