@@ -107,11 +107,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     forum_mail.init_app(app)
 
-    from forum import auth, bounces_admin, devmail, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
+    from forum import (  # noqa: F401  (registers models and the loader)
+        auth,
+        bounces_admin,
+        devmail,
+        feeds,
+        models,
+        newsletter,
+        organizers,
+        privacy,
+    )
     from forum import views as forum_views
     from registration import init_app as init_registration
 
     app.register_blueprint(forum_views.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(devmail.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(organizers.bp)
@@ -175,19 +185,30 @@ def _register_request_hooks(app: Flask) -> None:
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
+        csp = response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        # Unframeable, unless a page allows its framing by CSP (only the embed page, for the
+        # origins in EMBED_ORIGINS: forum/feeds.py).
+        if "frame-ancestors 'none'" in csp:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
 
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
-    from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label, who_may_apply
+    from forum.codes import (
+        BODY_TYPES,
+        DEPARTMENTS,
+        ROLES,
+        STATES,
+        is_open_format,
+        label,
+        who_may_apply,
+    )
 
     formatting.register(app.jinja_env)
 
@@ -205,6 +226,7 @@ def _register_template_helpers(app: Flask) -> None:
             "DEPARTMENTS": DEPARTMENTS,
             "code_label": label,
             "who_may_apply": who_may_apply,
+            "is_open_format": is_open_format,
         }
 
 

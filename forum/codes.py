@@ -27,7 +27,21 @@ BODY_TYPES = {
     "city": _l("Stadt"),
     "municipality": _l("Gemeinde"),
     "district": _l("Landkreis/Kreis"),
+    # Open formats (seminars for citizens, associations, business …): shown only in rounds
+    # that accept them, under the heading "Art der Organisation".
+    "association": _l("Verein/Verband"),
+    "business": _l("Unternehmen"),
+    "science": _l("Hochschule/Forschung"),
+    "public_agency": _l("Behörde von Land oder Bund"),
+    "private": _l("Privatperson"),
 }
+
+#: A private person stands for no organisation: the per-organisation limit does not count them.
+PRIVATE = "private"
+
+#: The body types of municipal administrations; a round accepting only these is "municipal"
+#: and its form looks as it always did.
+MUNICIPAL_BODY_TYPES = ("city", "municipality", "district")
 
 ROLES = {
     "lord_mayor": _l("Oberbürgermeister*in"),
@@ -38,7 +52,24 @@ ROLES = {
     "council_member": _l("Mitglied des Gemeinderats/Stadtrats, Kreistags"),
     "staff": _l("Verwaltungsmitarbeiter*in"),
     "other": _l("Andere Funktion"),
+    # Open formats
+    "executive": _l("Vorstand/Geschäftsführung"),
+    "employee": _l("Mitarbeiter*in"),
+    "volunteer": _l("Ehrenamtliche*r"),
+    "citizen": _l("Bürger*in"),
 }
+
+#: The roles of municipal rounds (offered in every round, as before the open formats).
+MUNICIPAL_ROLES = (
+    "lord_mayor",
+    "mayor",
+    "district_administrator",
+    "deputy",
+    "head_of_office",
+    "council_member",
+    "staff",
+    "other",
+)
 
 DEPARTMENTS = {
     "main_office": _l("Hauptamt"),
@@ -58,6 +89,18 @@ def label(table: dict, code: str | None) -> str:
         return ""
     value = table.get(code)
     return str(value) if value is not None else code
+
+
+def is_open_format(rnd) -> bool:
+    """A round that accepts organisations beyond municipal administrations."""
+    return any(code not in MUNICIPAL_BODY_TYPES for code in rnd.body_types or ())
+
+
+def offered_codes(table: dict, municipal: tuple[str, ...], accepted) -> list[str]:
+    """The codes a round's form offers: the municipal ones (as always) and those of the open
+    formats that the round accepts."""
+    accepted = set(accepted or ())
+    return [code for code in table if code in municipal or code in accepted]
 
 
 def who_may_apply(rnd) -> dict[str, str]:

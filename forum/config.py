@@ -92,6 +92,10 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tied to the session; forms left open overnight still work
 
+    # Origins (e.g. ["https://www.partner.example"]) whose pages may show /embed/forums/<slug>
+    # in an iframe (CSP frame-ancestors); empty: no site may frame it.
+    EMBED_ORIGINS: list[str] = []
+
     DEV_MAIL_INBOX = False  # the development inbox at /dev/mail; never in production
     MAINTENANCE_INTERVAL = 60  # seconds between scheduled maintenance runs
 

@@ -70,6 +70,8 @@ ROUND_FIELDS = {
     "review_criteria": Field("labels", max_length=100, maximum=12),
     "reviewers_per_application": Field("int", minimum=1, maximum=20),
     "blind_review": Field("bool"),
+    "invitation_only": Field("bool"),
+    "invitation_reminder_days": Field("int", minimum=1, maximum=365),
     "meetings": Field("meetings"),
 }
 
@@ -92,6 +94,8 @@ ROUND_DEFAULTS = {
     "review_criteria": [],
     "reviewers_per_application": 2,
     "blind_review": False,
+    "invitation_only": False,
+    "invitation_reminder_days": 7,
     "meetings": [],
 }
 

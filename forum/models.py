@@ -66,6 +66,10 @@ class Round(db.Model):
     reviewers_per_application: Mapped[int] = mapped_column(Integer, default=2)
     blind_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Invitation-only rounds (steering groups): only invited addresses may apply. Invitees who
+    # have not answered get one reminder this many days after the invitation.
+    invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    invitation_reminder_days: Mapped[int] = mapped_column(Integer, default=7)
     # Bumped under the round's lock by every change of held seats or waitlist order, so that
     # concurrent writers serialize on this row on every database.
     version: Mapped[int] = mapped_column(Integer, default=0)

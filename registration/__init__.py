@@ -17,6 +17,13 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .admission import lapse_expired_offers
+    from .cli import round_cli
+    from .invitations import (
+        delete_finished_invitations,
+        erase_invitations,
+        export_invitations,
+        send_invitation_reminders,
+    )
     from .privacy import (
         anonymise_finished_rounds,
         applied_in_forums,
@@ -33,5 +40,9 @@ def init_app(app: Flask) -> None:
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
+    register_task(app, "invitation_reminders", send_invitation_reminders)
+    register_task(app, "retention_invitations", delete_finished_invitations)
+    app.cli.add_command(round_cli)
     register_personal_data(app, "applications", export_applications, erase_applications)
     register_forum_link(app, applied_in_forums)
+    register_personal_data(app, "invitations", export_invitations, erase_invitations)

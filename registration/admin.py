@@ -25,8 +25,18 @@ from forum.models import OutboxMessage
 from forum.outbox import request_flush
 from forum.suppression import active_suppression, suppressed_addresses
 
-from . import admission, dashboard, services
-from .forms import BulkDecisionForm, DecisionForm, LiftSuppressionForm, MoveForm, RevokeForm
+from . import admission, dashboard, groups, invitations, services
+from .forms import (
+    BulkDecisionForm,
+    DecisionForm,
+    GroupAssignForm,
+    GroupCreateForm,
+    GroupProposeForm,
+    InvitationUploadForm,
+    LiftSuppressionForm,
+    MoveForm,
+    RevokeForm,
+)
 from .models import HOLDING, Application, ApplicationEvent, Status
 from .selection.views import application_extras
 
@@ -84,6 +94,7 @@ def round_dashboard(slug: str):
         status_label=admission.status_label,
         bulk_form=BulkDecisionForm(formdata=None),
         bounces=suppressed_addresses([a.email for a in page.items]),
+        invitation_counts=invitations.counts(rnd),
     )
 
 
@@ -116,6 +127,170 @@ def bulk_decision(slug: str):
     db.session.commit()
     _flash_results(results)
     return redirect(target)
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+def _invitations_page(rnd, form, status: int = 200, report=None):
+    return render_template(
+        "admin/invitations.html",
+        round=rnd,
+        form=form,
+        counts=invitations.counts(rnd),
+        invitations=invitations.listing(rnd),
+        report=report,
+    ), status
+
+
+@bp.get("/rounds/<slug>/invitations")
+@organizer_required
+def invitations_page(slug: str):
+    rnd = round_or_404(slug)
+    return _invitations_page(rnd, InvitationUploadForm(formdata=None))
+
+
+@bp.post("/rounds/<slug>/invitations")
+@organizer_required
+def invite(slug: str):
+    rnd = round_or_404(slug)
+    form = InvitationUploadForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _invitations_page(rnd, form, 422)
+    data = form.file.data.read(MAX_UPLOAD + 1)
+    try:
+        if len(data) > MAX_UPLOAD:
+            raise invitations.InvitationFileError("the file is larger than 2 MB")
+        report = invitations.invite(
+            rnd, invitations.decode(data), by=current_user.email, locale="de"
+        )
+    except invitations.InvitationFileError as exc:
+        db.session.rollback()
+        form.file.errors = [_("Die Datei lässt sich nicht lesen: %(reason)s", reason=str(exc))]
+        return _invitations_page(rnd, form, 422)
+    db.session.commit()
+    flash(
+        _(
+            "%(invited)d Personen eingeladen, %(present)d waren schon eingeladen.",
+            invited=report.invited,
+            present=report.present,
+        ),
+        "success" if report.invited else "info",
+    )
+    if report.errors:
+        return _invitations_page(rnd, InvitationUploadForm(formdata=None), 422, report=report)
+    return redirect(url_for(".invitations_page", slug=slug))
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+GROUP_ERRORS = {
+    "empty": lambda: _("Bitte geben Sie einen Namen an."),
+    "exists": lambda: _("Eine Gruppe mit diesem Namen gibt es schon."),
+    "too_many": lambda: _("Höchstens %(n)d Gruppen je Runde.", n=groups.MAX_GROUPS),
+    "not_holder": lambda: _("Nur wer einen Platz hält, kann einer Gruppe angehören."),
+    "no_group": lambda: _("Diese Gruppe gibt es in dieser Runde nicht."),
+    "conflict": lambda: _("Die Gruppen wurden gleichzeitig geändert; bitte noch einmal."),
+}
+
+
+def _groups_page(rnd, status: int = 200, **forms):
+    return render_template(
+        "admin/groups.html",
+        round=rnd,
+        groups=groups.groups_of(rnd),
+        holders=groups.seat_holders(rnd),
+        membership=groups.membership(rnd),
+        create_form=forms.get("create_form") or GroupCreateForm(formdata=None),
+        propose_form=forms.get("propose_form") or GroupProposeForm(formdata=None),
+        assign_form=GroupAssignForm(formdata=None),
+    ), status
+
+
+@bp.get("/rounds/<slug>/groups")
+@organizer_required
+def groups_page(slug: str):
+    return _groups_page(round_or_404(slug))
+
+
+def _group_error(rnd, exc: groups.GroupError, **forms):
+    db.session.rollback()
+    flash(GROUP_ERRORS[str(exc)](), "error")
+    return _groups_page(rnd, 422, **forms)
+
+
+@bp.post("/rounds/<slug>/groups")
+@organizer_required
+def group_create(slug: str):
+    rnd = round_or_404(slug)
+    form = GroupCreateForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _groups_page(rnd, 422, create_form=form)
+    try:
+        group = groups.create_group(rnd, form.name.data)
+    except groups.GroupError as exc:
+        return _group_error(rnd, exc, create_form=form)
+    db.session.commit()
+    flash(_("Gruppe „%(name)s“ angelegt.", name=group.name), "success")
+    return redirect(url_for(".groups_page", slug=slug))
+
+
+@bp.post("/rounds/<slug>/groups/propose")
+@organizer_required
+def group_propose(slug: str):
+    rnd = round_or_404(slug)
+    form = GroupProposeForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _groups_page(rnd, 422, propose_form=form)
+    made = groups.apply_proposal(rnd, form.size.data)
+    db.session.commit()
+    flash(
+        _(
+            "Vorschlag übernommen: %(n)d Gruppen; Bundesländer, Funktionen und Arten der "
+            "Organisation sind möglichst gleichmäßig verteilt. Sie können einzelne Personen "
+            "unten von Hand umsetzen.",
+            n=len(made),
+        ),
+        "success",
+    )
+    return redirect(url_for(".groups_page", slug=slug))
+
+
+@bp.post("/rounds/<slug>/groups/assign")
+@organizer_required
+def group_assign(slug: str):
+    rnd = round_or_404(slug)
+    form = GroupAssignForm()
+    assignment = form.assignment(request.form) if form.validate_on_submit() else None
+    if assignment is None:
+        db.session.rollback()
+        flash(_("Die Zuordnung enthält ungültige Einträge; nichts wurde geändert."), "error")
+        return _groups_page(rnd, 422)
+    try:
+        changed = groups.assign(rnd, assignment)
+    except groups.GroupError as exc:
+        return _group_error(rnd, exc)
+    db.session.commit()
+    flash(_("%(n)d Personen umgesetzt.", n=changed), "success")
+    return redirect(url_for(".groups_page", slug=slug))
+
+
+@bp.post("/rounds/<slug>/groups/<int:group_id>/delete")
+@organizer_required
+def group_delete(slug: str, group_id: int):
+    rnd = round_or_404(slug)
+    form = GroupAssignForm()  # the CSRF token only
+    if not form.validate_on_submit() or not groups.delete_group(rnd, group_id):
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("Gruppe gelöscht; ihre Mitglieder sind keiner Gruppe mehr zugeordnet."), "success")
+    return redirect(url_for(".groups_page", slug=slug))
 
 
 @bp.get("/rounds/<slug>/applications.csv")

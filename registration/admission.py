@@ -22,7 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from forum.codes import STATES, label
+from forum.codes import PRIVATE, STATES, label
 from forum.db import lock_row, utcnow
 from forum.extensions import db
 from forum.models import AdmissionMode, Organizer, Round
@@ -119,24 +119,31 @@ class Counts:
     def add(self, application: Application) -> None:
         self.held += 1
         self.by_state[application.state] += 1
-        self.by_organisation[application.organisation_normalized] += 1
+        if application.body_type != PRIVATE:
+            self.by_organisation[application.organisation_normalized] += 1
 
 
 def held_counts(round_id: int) -> Counts:
     """Held seats of a round, in total, per state and per organisation (one query)."""
     counts = Counts()
     rows = db.session.execute(
-        select(Application.state, Application.organisation_normalized, func.count())
+        select(
+            Application.state,
+            Application.organisation_normalized,
+            Application.body_type,
+            func.count(),
+        )
         .where(
             Application.round_id == round_id,
             Application.status.in_([s.value for s in HOLDING]),
         )
-        .group_by(Application.state, Application.organisation_normalized)
+        .group_by(Application.state, Application.organisation_normalized, Application.body_type)
     )
-    for state, organisation, n in rows:
+    for state, organisation, body_type, n in rows:
         counts.held += n
         counts.by_state[state] += n
-        counts.by_organisation[organisation] += n
+        if body_type != PRIVATE:
+            counts.by_organisation[organisation] += n
     return counts
 
 
@@ -148,6 +155,8 @@ def blocking_limit(rnd: Round, application: Application, counts: Counts) -> Limi
         return Limit.STATE
     if (
         rnd.max_per_organisation is not None
+        # A private person stands for no organisation (what they enter is where they live).
+        and application.body_type != PRIVATE
         and counts.by_organisation[application.organisation_normalized] >= rnd.max_per_organisation
     ):
         return Limit.ORGANISATION

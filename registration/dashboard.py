@@ -109,6 +109,7 @@ class Stats:
     accepted: int
     by_state: Breakdown
     by_role: Breakdown
+    by_body_type: Breakdown
 
     @property
     def held(self) -> int:
@@ -120,7 +121,7 @@ class Stats:
 
 
 def round_stats(rnd: Round) -> Stats:
-    """Counts by status and held seats by state and by role: two queries."""
+    """Counts by status and held seats by state, role and body type: two queries."""
     by_status = {
         status: n
         for status, n in db.session.execute(
@@ -131,17 +132,25 @@ def round_stats(rnd: Round) -> Stats:
     }
     states: dict[str, list[int]] = {}
     roles: dict[str, list[int]] = {}
-    for state, role, status, n in db.session.execute(
-        select(Application.state, Application.role, Application.status, func.count())
+    body_types: dict[str, list[int]] = {}
+    for state, role, body_type, status, n in db.session.execute(
+        select(
+            Application.state,
+            Application.role,
+            Application.body_type,
+            Application.status,
+            func.count(),
+        )
         .where(
             Application.round_id == rnd.id,
             Application.status.in_([s.value for s in HOLDING]),
         )
-        .group_by(Application.state, Application.role, Application.status)
+        .group_by(Application.state, Application.role, Application.body_type, Application.status)
     ):
         slot = 0 if status == Status.OFFERED else 1
         states.setdefault(state, [0, 0])[slot] += n
         roles.setdefault(role, [0, 0])[slot] += n
+        body_types.setdefault(body_type, [0, 0])[slot] += n
 
     def breakdown(table: dict[str, list[int]]) -> Breakdown:
         rows = [(code, o, a) for code, (o, a) in table.items()]
@@ -154,6 +163,7 @@ def round_stats(rnd: Round) -> Stats:
         accepted=by_status.get(Status.ACCEPTED.value, 0),
         by_state=breakdown(states),
         by_role=breakdown(roles),
+        by_body_type=breakdown(body_types),
     )
 
 

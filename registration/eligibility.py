@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from forum.codes import BODY_TYPES, ROLES, STATES, label
+from forum.codes import BODY_TYPES, ROLES, STATES, is_open_format, label
 from forum.models import Round
 
 
@@ -23,17 +23,21 @@ def _allowed(table: dict, codes: list[str]) -> str:
 def check(rnd: Round, state: str, role: str, body_type: str) -> list[Failure]:
     failures: list[Failure] = []
     if rnd.states and state not in rnd.states:
-        failures.append(
-            Failure(
-                "state",
-                _(
-                    "Diese Runde richtet sich an Kommunen aus %(allowed)s. "
-                    "%(given)s gehört nicht dazu.",
-                    allowed=_allowed(STATES, rnd.states),
-                    given=label(STATES, state),
-                ),
+        if is_open_format(rnd):
+            message = _(
+                "Diese Runde richtet sich an Teilnehmende aus %(allowed)s. "
+                "%(given)s gehört nicht dazu.",
+                allowed=_allowed(STATES, rnd.states),
+                given=label(STATES, state),
             )
-        )
+        else:
+            message = _(
+                "Diese Runde richtet sich an Kommunen aus %(allowed)s. "
+                "%(given)s gehört nicht dazu.",
+                allowed=_allowed(STATES, rnd.states),
+                given=label(STATES, state),
+            )
+        failures.append(Failure("state", message))
     if rnd.roles and role not in rnd.roles:
         failures.append(
             Failure(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
@@ -27,11 +28,21 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES
+from forum.codes import (
+    BODY_TYPES,
+    DEPARTMENTS,
+    MUNICIPAL_BODY_TYPES,
+    MUNICIPAL_ROLES,
+    ROLES,
+    STATES,
+    is_open_format,
+    offered_codes,
+)
 from forum.form_limits import BoundedForm, single_line
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
+from .network import SHARE_CONTACT_TEXT
 
 
 def _choices(table: dict, placeholder) -> list[SelectChoice]:
@@ -161,10 +172,29 @@ class ApplicationForm(BoundedForm):
     # The label is the newsletter's versioned consent wording (set in __init__), because the
     # consent record stores exactly that text.
     newsletter = BooleanField()
+    # Optional (issue 13): the participant list; its wording is versioned (registration.network).
+    share_contact = BooleanField(SHARE_CONTACT_TEXT)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.newsletter.label.text = consent_text(str(get_locale() or "de"))
+
+    def for_round(self, rnd) -> ApplicationForm:
+        """Offer the codes of the open formats only where the round accepts them; a round open
+        beyond municipal administrations asks for the "Art der Organisation"."""
+        placeholder = _l("– bitte wählen –")
+        for name, table, municipal, accepted in (
+            ("body_type", BODY_TYPES, MUNICIPAL_BODY_TYPES, rnd.body_types),
+            ("role", ROLES, MUNICIPAL_ROLES, rnd.roles),
+        ):
+            codes = offered_codes(table, municipal, accepted)
+            getattr(self, name).choices = [SelectChoice("", placeholder)] + [
+                SelectChoice(code, table[code]) for code in codes
+            ]
+        if is_open_format(rnd):
+            self.body_type.label.text = _l("Art der Organisation")
+            self.organisation.label.text = _l("Organisation (Privatpersonen: Wohnort)")
+        return self
 
     def validate_body_type(self, field):
         if field.data not in BODY_TYPES:
@@ -278,3 +308,61 @@ class LiftSuppressionForm(BoundedForm):
         filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500), _one_line],
     )
+
+
+class InvitationUploadForm(BoundedForm):
+    """The organizer page's upload of an invitation list (the same file as ``round invite``)."""
+
+    file = FileField(
+        _l(
+            "CSV-Datei (Spalten email, first_name, last_name; optional organisation, state, role, "
+            "body_type)"
+        ),
+        validators=[FileRequired(_l("Bitte wählen Sie eine Datei aus."))],
+    )
+
+
+class ShareContactForm(BoundedForm):
+    """On the status page: give or withdraw the ``share_contact`` consent."""
+
+    share_contact = BooleanField(SHARE_CONTACT_TEXT)
+
+
+class GroupCreateForm(BoundedForm):
+    name = StringField(
+        _l("Name der Gruppe"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=100), _one_line],
+    )
+
+
+class GroupProposeForm(BoundedForm):
+    size = IntegerField(
+        _l("Höchstens Personen je Gruppe"),
+        validators=[
+            InputRequired(_l("Bitte geben Sie eine Zahl an.")),
+            NumberRange(min=1, max=1000, message=_l("Bitte eine Zahl von 1 bis 1000.")),
+        ],
+    )
+
+
+class GroupAssignForm(BoundedForm):
+    """One select ``group-<application id>`` per seat holder, value a group id or empty."""
+
+    def assignment(self, formdata) -> dict[int, int | None] | None:
+        """The choices, or None if a field is not of that shape."""
+        result: dict[int, int | None] = {}
+        for key, value in formdata.items():
+            if not key.startswith("group-"):
+                continue
+            try:
+                application_id = int(key.removeprefix("group-"))
+                group_id = int(value) if value else None
+            except ValueError:
+                return None
+            if not 0 < application_id <= MAX_ID or (
+                group_id is not None and not 0 < group_id <= MAX_ID
+            ):
+                return None
+            result[application_id] = group_id
+        return result

@@ -121,6 +121,12 @@ class Application(db.Model):
     # Set when the personal data was erased (on request, or by the retention clean-up): names,
     # address and free texts are gone; status, state, role and times stay for statistics.
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Optional consent: accepted participants of the round may see name, organisation and role
+    # (issue 13). Time and wording version as for the other consents; withdrawn on the status
+    # page (share_contact False, the time of the withdrawal in share_contact_at).
+    share_contact: Mapped[bool] = mapped_column(default=False)
+    share_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    share_contact_version: Mapped[str] = mapped_column(String(20), default="")
 
     round: Mapped[Round] = relationship()
     events: Mapped[list[ApplicationEvent]] = relationship(
@@ -158,3 +164,84 @@ class ApplicationEvent(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship(back_populates="events")
+
+
+class Invitation(db.Model):
+    """A personal invitation to a round (steering groups, invited experts). The link in the
+    mail (``/invitations/<token>``) names the invitation by its random ``public_id`` and is
+    bound to the invited address: an application through it for that address needs no
+    confirmation mail. One invitation per address and round."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        Index("uq_invitation_round_email", "round_id", "email_normalized", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(5), default="")
+    role: Mapped[str] = mapped_column(String(30), default="")
+    body_type: Mapped[str] = mapped_column(String(20), default="")
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application.id", ondelete="SET NULL"), nullable=True
+    )
+
+    round: Mapped[Round] = relationship()
+    application: Mapped[Application | None] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def answer(self) -> str:
+        """``applied``, ``declined`` or ``open``."""
+        if self.application_id is not None:
+            return "applied"
+        if self.declined_at is not None:
+            return "declined"
+        return "open"
+
+
+class RoundGroup(db.Model):
+    """A group within a round (collegial consultation group, focus group)."""
+
+    __tablename__ = "round_group"
+    __table_args__ = (Index("uq_round_group_name", "round_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="GroupMember.id"
+    )
+
+
+class GroupMember(db.Model):
+    """A seat holder in a group; at most one group per application (a unique index)."""
+
+    __tablename__ = "round_group_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("round_group.id", ondelete="CASCADE"), index=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), unique=True
+    )
+
+    group: Mapped[RoundGroup] = relationship(back_populates="members")
+    application: Mapped[Application] = relationship()

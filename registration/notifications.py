@@ -184,3 +184,48 @@ def notify_withdrawn(application: Application) -> None:
 
 def notify_revoked(application: Application, message: str = "") -> None:
     _queue(application, "application_revoked", message=message)
+
+
+# --- invitations (issue 13) ----------------------------------------------------------------------
+
+
+def _invitation_context(invitation, token: str) -> dict:
+    rnd = invitation.round
+    return {
+        "first_name": invitation.first_name,
+        "last_name": invitation.last_name,
+        "round_title": rnd.title,
+        "forum_title": rnd.forum.title,
+        "invitation_url": public_url(f"/invitations/{token}"),
+        "closes": rnd.closes.isoformat(),
+        "invitation_only": rnd.invitation_only,
+        "contact_email": rnd.forum.contact_email,
+        "meetings": [
+            {
+                "title": m.title,
+                "starts": m.starts.isoformat(),
+                "ends": m.ends.isoformat(),
+                "venue": m.venue,
+                "address": m.address,
+            }
+            for m in rnd.meetings
+        ],
+    }
+
+
+def notify_invitation(invitation, token: str) -> None:
+    queue_mail(
+        invitation.email,
+        "invitation",
+        invitation.locale,
+        _invitation_context(invitation, token),
+    )
+
+
+def notify_invitation_reminder(invitation, token: str) -> None:
+    queue_mail(
+        invitation.email,
+        "invitation_reminder",
+        invitation.locale,
+        _invitation_context(invitation, token),
+    )

@@ -90,6 +90,9 @@ def export_applications(key: str) -> list[dict[str, Any]]:
             "privacy_consent_at": _iso(a.privacy_consent_at),
             "privacy_version": a.privacy_version,
             "newsletter_requested": a.newsletter_requested,
+            "share_contact": a.share_contact,
+            "share_contact_at": _iso(a.share_contact_at),
+            "share_contact_version": a.share_contact_version,
             "locale": a.locale,
             "created_at": _iso(a.created_at),
             "confirmed_at": _iso(a.confirmed_at),
@@ -155,6 +158,7 @@ def anonymise(application: Application, note: str, now: datetime | None = None) 
     application.challenge = ""
     application.anonymised_at = now
     scrub_selection(application)
+    application.share_contact = False  # nobody is shown to the others any more
     status = Status(application.status)
     lifecycle.record(application, status, Actor.SYSTEM, note, from_status=status)
 

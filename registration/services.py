@@ -18,8 +18,9 @@ from forum.models import Round
 from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
 
-from . import admission, eligibility, lifecycle, notifications
+from . import admission, eligibility, invitations, lifecycle, notifications
 from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
+from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
 
@@ -33,6 +34,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     NOT_OPEN = "not_open"
     INELIGIBLE = "ineligible"
+    INVITATION_REQUIRED = "invitation_required"  # an invitation-only round, address not invited
 
 
 @dataclass
@@ -63,11 +65,13 @@ def submit_application(
     now = now or utcnow()
     if not rnd.is_open(now):
         return SubmitResult(Outcome.NOT_OPEN)
+    if rnd.invitation_only and invitations.find_invitation(rnd, data["email"]) is None:
+        return SubmitResult(Outcome.INVITATION_REQUIRED)
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
         return SubmitResult(Outcome.INELIGIBLE, failures=failures)
     begin_writes()  # from here on under the write lock: the duplicate check, then the rows
-    result = _store_application(rnd, data, locale, now)
+    result = store_application(rnd, data, locale, now)
     if data.get("newsletter"):
         # Its own double opt-in, with the newsletter's consent record; the newsletter answers
         # the same whatever the address's state, like the form does.
@@ -81,7 +85,13 @@ def submit_application(
     return result
 
 
-def _store_application(rnd: Round, data: dict, locale: str, now: datetime) -> SubmitResult:
+def store_application(
+    rnd: Round, data: dict, locale: str, now: datetime, confirmed: bool = False
+) -> SubmitResult:
+    """Store an application and queue its mail. ``confirmed``: the address is known to be the
+    applicant's (the personal invitation link came to it), so the application is ``submitted``
+    at once, without a confirmation mail; the caller holds the round's lock (a first-come
+    round offers a seat at once)."""
     existing = find_live(rnd, data["email"])
     if existing is not None:
         notifications.notify_already_applied(existing, locale)
@@ -97,6 +107,9 @@ def _store_application(rnd: Round, data: dict, locale: str, now: datetime) -> Su
         privacy_consent_at=now,
         privacy_version=PRIVACY_VERSION,
         newsletter_requested=bool(data.get("newsletter")),
+        share_contact=bool(data.get("share_contact")),
+        share_contact_at=now if data.get("share_contact") else None,
+        share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
         created_at=now,
         confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
         **values,
@@ -114,6 +127,19 @@ def _store_application(rnd: Round, data: dict, locale: str, now: datetime) -> Su
             raise
         notifications.notify_already_applied(existing, locale)
         return SubmitResult(Outcome.DUPLICATE, existing)
+    invitations.link_application(rnd, application)
+    if confirmed:
+        application.confirmed_at = now
+        lifecycle.transition(
+            application,
+            Status.SUBMITTED,
+            Actor.APPLICANT,
+            "Über die persönliche Einladung beworben (Adresse durch den Link bestätigt)",
+        )
+        admission.admit_on_confirm(application, rnd)
+        if application.status == Status.SUBMITTED:
+            notifications.notify_submitted(application)
+        return SubmitResult(Outcome.CREATED, application)
     notifications.notify_confirm_email(application)
     return SubmitResult(Outcome.CREATED, application)
 

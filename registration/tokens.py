@@ -14,6 +14,7 @@ class Purpose(StrEnum):
     CONFIRM = "application-confirm"
     STATUS = "application-status"
     OFFER = "application-offer"
+    INVITATION = "round-invitation"  # names an Invitation's public_id
 
 
 class TokenInvalid(Exception):

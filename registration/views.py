@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from forum.codes import who_may_apply
+from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
 from forum.extensions import db, limiter
 from forum.form_limits import max_length
@@ -25,8 +25,18 @@ from forum.models import Round
 
 from . import admission
 from .admission import Outcome as AdmissionOutcome
-from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm, OfferForm, WithdrawForm
+from .forms import (
+    PREFILL_FIELDS,
+    ApplicationForm,
+    ConfirmForm,
+    OfferForm,
+    ShareContactForm,
+    WithdrawForm,
+)
+from .invitations import Answer, apply_with_invitation, invitation_for_token
+from .invitations import decline as decline_invitation
 from .models import Application, Status
+from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
     Outcome,
@@ -63,7 +73,7 @@ def _apply_limit() -> str:
 @reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
     rnd = _round_or_404(slug, with_meetings=True)
-    form = ApplicationForm()
+    form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
             value = request.args.get(name)
@@ -71,7 +81,13 @@ def apply(slug: str):
                 field = getattr(form, name)
                 field.data = value[: max_length(field) or 254]
     phase = rnd.phase()
-    context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
+    context = {
+        "round": rnd,
+        "form": form,
+        "phase": phase,
+        "who": who_may_apply(rnd),
+        "open_format": is_open_format(rnd),
+    }
     if phase != "open":
         return render_template("registration/apply.html", **context), (
             200 if request.method == "GET" else 409
@@ -88,9 +104,103 @@ def apply(slug: str):
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
         return render_template("registration/apply.html", **context), 409
+    if result.outcome == Outcome.INVITATION_REQUIRED:
+        db.session.rollback()
+        form.email.errors = [NOT_INVITED()]
+        return render_template("registration/apply.html", **context), 403
     db.session.commit()
     # Same page for a new application and for a duplicate: nobody learns who applied.
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
+
+
+def NOT_INVITED() -> str:  # noqa: N802
+    return _(
+        "Diese Runde ist nur auf Einladung offen, und für diese Adresse liegt keine Einladung "
+        "vor. Bitte nutzen Sie die Adresse, an die Ihre Einladung ging."
+    )
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@limiter.limit(_apply_limit, methods=["POST"])
+def invitation(token: str):
+    """The link in an invitation mail: the round's form, prefilled and bound to the invited
+    address (GET changes nothing)."""
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return render_template("registration/bad_link.html"), 404
+    rnd = invitation.round
+    form = ApplicationForm().for_round(rnd)
+    if request.method == "GET":
+        for name in ("email", "first_name", "last_name", "organisation", "state", "role"):
+            getattr(form, name).data = getattr(invitation, name)
+        form.body_type.data = invitation.body_type
+    phase = rnd.phase()
+    context = {
+        "round": rnd,
+        "form": form,
+        "phase": phase,
+        "who": who_may_apply(rnd),
+        "open_format": is_open_format(rnd),
+        "invitation": invitation,
+        "invitation_token": token,
+        "form_action": url_for("registration.invitation", token=token),
+        "decline_form": ConfirmForm(formdata=None) if invitation.application_id is None else None,
+    }
+    if invitation.application_id is not None and request.method == "GET":
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    if phase != "open":
+        return render_template("registration/apply.html", **context), (
+            200 if request.method == "GET" else 409
+        )
+    if not form.validate_on_submit():
+        return render_template("registration/apply.html", **context), (
+            422 if request.method == "POST" else 200
+        )
+    result = apply_with_invitation(invitation, form.data, str(get_locale() or "de"))
+    if result.answer == Answer.INELIGIBLE:
+        db.session.rollback()
+        return render_template(
+            "registration/ineligible.html", round=rnd, failures=result.failures, form=form
+        ), 422
+    if result.answer in (Answer.NOT_OPEN, Answer.REFUSED):
+        db.session.rollback()
+        if result.answer == Answer.REFUSED:
+            form.email.errors = [
+                _(
+                    "Diese Einladung gilt nur für die Adresse, an die sie ging. Die Teilnahme "
+                    "ist nur auf Einladung möglich; bitte wenden Sie sich an das "
+                    "Organisationsteam, wenn Sie teilnehmen möchten."
+                )
+            ]
+        return render_template("registration/apply.html", **context), 403 if (
+            result.answer == Answer.REFUSED
+        ) else 409
+    db.session.commit()
+    if result.answer == Answer.ORDINARY:
+        return redirect(url_for("registration.check_inbox", slug=rnd.slug))
+    if result.answer == Answer.DUPLICATE:
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    flash(_("Vielen Dank! Ihre Anmeldung ist eingegangen."), "success")
+    return redirect(
+        url_for(
+            "registration.status", token=make_token(Purpose.STATUS, result.application.public_id)
+        )
+    )
+
+
+@bp.post("/invitations/<token>/decline")
+def invitation_decline(token: str):
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return render_template("registration/bad_link.html"), 404
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not decline_invitation(invitation):
+        db.session.rollback()
+        return render_template("registration/invitation_answered.html", invitation=invitation)
+    db.session.commit()
+    return render_template("registration/invitation_declined.html", invitation=invitation)
 
 
 @bp.get("/rounds/<slug>/check-inbox")
@@ -140,6 +250,10 @@ def resend(token: str):
 
 
 def _status_page(application: Application, token: str, withdraw_form=None, status: int = 200):
+    participants = visible_participants(application)
+    group_context = participant_groups(application, participants)
+    share_form = ShareContactForm(formdata=None)
+    share_form.share_contact.data = application.share_contact
     offer_token = None
     if application.status == Status.OFFERED:
         offer_token = make_token(Purpose.OFFER, application.public_id)
@@ -152,6 +266,9 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
         withdrawable=application.status in admission.WITHDRAWABLE,
         now=utcnow(),
+        share_form=share_form,
+        participants=participants,
+        **group_context,
     ), status
 
 
@@ -179,6 +296,27 @@ def withdraw(token: str):
         return redirect(url_for("registration.status", token=token))
     db.session.commit()
     flash(_("Sie haben Ihre Bewerbung zurückgezogen. Eine Bestätigung ist unterwegs."), "success")
+    return redirect(url_for("registration.status", token=token))
+
+
+@bp.post("/status/<token>/share-contact")
+def share_contact(token: str):
+    """Give or withdraw the consent to the participant list; takes effect at once."""
+    application = application_for_status_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    form = ShareContactForm()
+    if not form.validate_on_submit():
+        abort(400)
+    changed = set_share_contact(application, bool(form.share_contact.data))
+    db.session.commit()
+    if changed:
+        flash(
+            _("Sie stehen jetzt in der Teilnehmendenliste dieser Runde.")
+            if application.share_contact
+            else _("Ihre Einwilligung ist widerrufen: Die anderen sehen Sie nicht mehr."),
+            "success",
+        )
     return redirect(url_for("registration.status", token=token))
 
 

@@ -38,6 +38,8 @@ fi
 
 "$FLASK" db upgrade >/dev/null
 "$FLASK" forum load demo/meine-kommune-weiterdenken.toml
+"$FLASK" forum load demo/kommune-gemeinsam-gestalten.toml
+"$FLASK" forum load demo/netzwerkarbeit.toml
 if "$FLASK" organizer --help >/dev/null 2>&1; then
   "$FLASK" organizer demo
 fi
