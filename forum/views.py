@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -35,6 +35,23 @@ def forum_page(slug: str):
     if forum is None:
         abort(404)
     return render_template("forum/forum.html", forum=forum, now=utcnow())
+
+
+@bp.get("/rounds/<slug>/meetings.ics")
+def meetings_calendar(slug: str):
+    """The public calendar of a round's meetings (the same UIDs as in the mails)."""
+    from .calendar import meetings_ics
+
+    rnd = db.session.scalar(
+        select(Round).where(Round.slug == slug).options(selectinload(Round.meetings))
+    )
+    if rnd is None:
+        abort(404)
+    return Response(
+        meetings_ics(rnd),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'inline; filename="{rnd.slug}.ics"'},
+    )
 
 
 @bp.get("/healthz")

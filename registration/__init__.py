@@ -9,6 +9,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from forum.maintenance import register_task
     from forum.privacy import register_personal_data
+    from forum.round_hooks import register_round_hooks
 
     from . import (
         admin,
@@ -16,6 +17,7 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .admission import lapse_expired_offers
+    from .participants import changes
     from .privacy import anonymise_finished_rounds, erase_applications, export_applications
     from .services import expire_unconfirmed
 
@@ -25,3 +27,4 @@ def init_app(app: Flask) -> None:
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
     register_personal_data(app, "applications", export_applications, erase_applications)
+    register_round_hooks(app, changes.HOOKS)

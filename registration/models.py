@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
@@ -158,3 +158,22 @@ class ApplicationEvent(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship(back_populates="events")
+
+
+class MeetingReminder(db.Model):
+    """One reminder mail queued for a participant, a meeting and a reminder day. The unique
+    constraint is the last line of defence against a second mail; the reminder run takes the
+    round's lock first, so two runs at the same time do not even try."""
+
+    __tablename__ = "meeting_reminder"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "application_id", "days", name="uq_meeting_reminder"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

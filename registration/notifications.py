@@ -13,6 +13,7 @@ from forum.extensions import db
 from forum.mail import public_url
 from forum.models import OutboxMessage
 from forum.outbox import queue_mail
+from forum.round_hooks import MeetingChange
 
 from .models import Application
 from .tokens import Purpose, make_token
@@ -30,6 +31,18 @@ def offer_url(application: Application) -> str:
     return public_url(f"/offers/{make_token(Purpose.OFFER, application.public_id)}")
 
 
+def _meeting_context(m) -> dict:
+    return {
+        "key": m.key,
+        "title": m.title,
+        "starts": m.starts.isoformat(),
+        "ends": m.ends.isoformat(),
+        "venue": m.venue,
+        "address": m.address,
+        "cancelled": m.cancelled,
+    }
+
+
 def _base_context(application: Application) -> dict:
     rnd = application.round
     return {
@@ -42,16 +55,7 @@ def _base_context(application: Application) -> dict:
         "state": label(STATES, application.state),
         "status_url": status_url(application),
         "contact_email": rnd.forum.contact_email,
-        "meetings": [
-            {
-                "title": m.title,
-                "starts": m.starts.isoformat(),
-                "ends": m.ends.isoformat(),
-                "venue": m.venue,
-                "address": m.address,
-            }
-            for m in rnd.meetings
-        ],
+        "meetings": [_meeting_context(m) for m in rnd.meetings if not m.cancelled],
     }
 
 
@@ -164,3 +168,46 @@ def notify_withdrawn(application: Application) -> None:
 
 def notify_revoked(application: Application, message: str = "") -> None:
     _queue(application, "application_revoked", message=message)
+
+
+# --- running the round -------------------------------------------------------------------------
+
+
+def _plain(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def notify_meeting_changed(application: Application, change: MeetingChange) -> bool:
+    """A meeting moved (old and new values of what changed) or was cancelled, with the calendar
+    update: same UID, higher SEQUENCE; ``METHOD:CANCEL`` for a cancellation."""
+    from forum.calendar import meeting_ics
+
+    meeting = change.meeting
+    method = "CANCEL" if meeting.cancelled else "PUBLISH"
+    template = "meeting_cancelled" if meeting.cancelled else "meeting_changed"
+    context = {
+        **_base_context(application),
+        "meeting": _meeting_context(meeting),
+        "changes": [
+            {
+                "field": name,
+                "old": _plain(change.old.get(name)),
+                "new": _plain(getattr(meeting, name)),
+            }
+            for name in change.changed
+        ],
+    }
+    message = queue_mail(
+        application.email,
+        template,
+        application.locale,
+        context,
+        attachments=[
+            {
+                "filename": f"{application.round.slug}-{meeting.key}.ics",
+                "content_type": f"text/calendar; charset=utf-8; method={method}",
+                "data": meeting_ics(meeting),
+            }
+        ],
+    )
+    return message is not None
