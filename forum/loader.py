@@ -75,7 +75,7 @@ ROUND_FIELDS = {
     "body_types": Field("codes", required=True, choices=BODY_TYPES),
     "max_per_state": Field("int", minimum=1, maximum=10_000),
     "max_per_organisation": Field("int", minimum=1, maximum=10_000),
-    "reminder_days": Field("days", minimum=0, maximum=365),
+    "reminder_days": Field("days", minimum=1, maximum=365),
     "meetings": Field("meetings"),
 }
 

@@ -211,3 +211,13 @@ def notify_meeting_changed(application: Application, change: MeetingChange) -> b
         ],
     )
     return message is not None
+
+
+def notify_meeting_reminder(application: Application, meeting, days: int) -> None:
+    """A few days before a meeting: when, where, and the status page."""
+    _queue(
+        application,
+        "meeting_reminder",
+        meeting=_meeting_context(meeting),
+        days=days,
+    )

@@ -316,7 +316,7 @@ def test_public_calendar(runner, tmp_path, client):
         (("seats = 2", "seats = 2\nreminder_days = [7, 7]"), "reminder_days: lists a day twice"),
         (("seats = 2", 'seats = 2\nreminder_days = ["7"]'), "reminder_days: expected whole"),
         (("seats = 2", "seats = 2\nreminder_days = 7"), "reminder_days: expected a list"),
-        (("seats = 2", "seats = 2\nreminder_days = [400]"), "days must be between 0 and 365"),
+        (("seats = 2", "seats = 2\nreminder_days = [400]"), "days must be between 1 and 365"),
         (('venue = "Ulm"', 'venue = "Ulm"\ncancelled = "ja"'), "cancelled: expected true or"),
         (('venue = "Ulm"', 'venue = "Ulm"\nkey = "Zwei Treffen"'), "key: use lowercase"),
     ],
