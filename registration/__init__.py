@@ -17,15 +17,19 @@ def init_app(app: Flask) -> None:
         views,
     )
     from .admission import lapse_expired_offers
+    from .cli import round_cli
     from .participants import changes, reminders
+    from .participants import views as participant_views
     from .privacy import anonymise_finished_rounds, erase_applications, export_applications
     from .services import expire_unconfirmed
 
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(participant_views.bp)
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
     register_task(app, "meeting_reminders", reminders.send_due_reminders)
     register_personal_data(app, "applications", export_applications, erase_applications)
     register_round_hooks(app, changes.HOOKS)
+    app.cli.add_command(round_cli)

@@ -177,3 +177,19 @@ class MeetingReminder(db.Model):
     )
     days: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoundMessage(db.Model):
+    """A message organizers sent to an audience of a round (the page or ``flask round
+    message``): what, to whom, by whom, and how many mails were queued."""
+
+    __tablename__ = "round_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown
+    sender: Mapped[str] = mapped_column(String(254))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

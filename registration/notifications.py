@@ -221,3 +221,35 @@ def notify_meeting_reminder(application: Application, meeting, days: int) -> Non
         meeting=_meeting_context(meeting),
         days=days,
     )
+
+
+def notify_round_message(application: Application, subject: str, body: str) -> bool:
+    """A message from the organizers (subject and Markdown body as they wrote it)."""
+    message = queue_mail(
+        application.email,
+        "round_message",
+        application.locale,
+        {**_base_context(application), "subject": subject, "body": body, "test": False},
+    )
+    return message is not None
+
+
+def round_message_sample_context(rnd, subject: str, body: str, name: str) -> dict:
+    """What an organizer's preview and test mail show in place of a recipient's data."""
+    return {
+        "first_name": name,
+        "last_name": "",
+        "round_title": rnd.title,
+        "forum_title": rnd.forum.title,
+        "status_url": public_url("/status/…"),
+        "contact_email": rnd.forum.contact_email,
+        "subject": subject,
+        "body": body,
+        "test": True,
+    }
+
+
+def notify_round_message_test(rnd, subject: str, body: str, email: str, name: str, locale: str):
+    return queue_mail(
+        email, "round_message", locale, round_message_sample_context(rnd, subject, body, name)
+    )

@@ -1,5 +1,5 @@
 """running a round: meeting identity (key, calendar UID, SEQUENCE, cancelled), reminder days
-per round, and the record of reminders sent
+per round, the record of reminders sent, and messages to a round's participants
 
 Revision ID: 0005
 Revises: 0004
@@ -89,7 +89,27 @@ def upgrade():
         )
 
 
+    op.create_table(
+        "round_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("sender", sa.String(length=254), nullable=False),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["round_id"], ["round.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("round_message", schema=None) as batch_op:
+        batch_op.create_index("ix_round_message_round_id", ["round_id"], unique=False)
+
+
 def downgrade():
+    with op.batch_alter_table("round_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_round_message_round_id")
+    op.drop_table("round_message")
     with op.batch_alter_table("meeting_reminder", schema=None) as batch_op:
         batch_op.drop_index("ix_meeting_reminder_application_id")
     op.drop_table("meeting_reminder")
