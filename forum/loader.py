@@ -87,6 +87,9 @@ MEETING_FIELDS = {
     "venue": Field("str", required=True, max_length=200),
     "address": Field("str", max_length=300),
     "cancelled": Field("bool"),
+    # Markdown; a file without them leaves what organizers wrote on the page as it is.
+    "agenda": Field("text", max_length=20_000),
+    "documentation": Field("text", max_length=20_000),
 }
 
 ROUND_DEFAULTS = {
@@ -166,6 +169,11 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
             raise ForumFileError(at, "lists a day twice")
         return list(value)
     raise AssertionError(field.kind)
+
+
+def check_value(where: str, fields: dict[str, Field], key: str, value: Any) -> Any:
+    """One key's value checked as in the forum file (for pages that edit single keys)."""
+    return _check(where, key, fields[key], value)
 
 
 def _table(where: str, data: Any, fields: dict[str, Field]) -> dict[str, Any]:
@@ -437,7 +445,7 @@ def _export_table(obj: Any, fields: dict[str, Field], zone: ZoneInfo) -> dict[st
         if field.kind == "meetings":
             continue
         value = getattr(obj, key, None)
-        if value is None:
+        if value is None or (value == "" and field.kind == "text"):
             continue  # an optional key that is not set
         out[key] = _export_value(value, zone)
     return out

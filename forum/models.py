@@ -131,6 +131,9 @@ class Meeting(db.Model):
     ends: Mapped[datetime] = mapped_column(UTCDateTime)
     venue: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
+    # Markdown, shown to seat holders on their status page (the agenda also in reminders).
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    documentation: Mapped[str] = mapped_column(Text, default="")
 
     round: Mapped[Round] = relationship(back_populates="meetings")
 

@@ -25,6 +25,7 @@ from forum.extensions import db
 from . import admission, dashboard
 from .forms import BulkDecisionForm, DecisionForm, MoveForm, RevokeForm
 from .models import HOLDING, Application, ApplicationEvent, Status
+from .participants import attendance
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
 
@@ -78,6 +79,7 @@ def round_dashboard(slug: str):
         statuses=dashboard.STATUS_ORDER,
         status_label=admission.status_label,
         bulk_form=BulkDecisionForm(formdata=None),
+        meeting_figures=attendance.summary(rnd),
     )
 
 

@@ -245,11 +245,16 @@ def neutralise(value) -> str:
 def export_csv(rnd: Round) -> Iterator[str]:
     """The round's applications as CSV (with a BOM, so Excel reads UTF-8), in chunks; one
     query, streamed from the database."""
+    from .participants.attendance import attended_counts, meetings_held
+
     columns = [getattr(Application, name) for name in CSV_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow((*CSV_COLUMNS, "attendance"))
+    # attended/meetings held, for those who hold a seat or were recorded at a meeting.
+    attended, held = attended_counts(rnd), meetings_held(rnd)
+    holding = {s.value for s in HOLDING}
     result = db.session.execute(
         select(*columns)
         .where(Application.round_id == rnd.id)
@@ -257,7 +262,10 @@ def export_csv(rnd: Round) -> Iterator[str]:
         .execution_options(yield_per=1000)
     )
     for row in result:
-        writer.writerow([neutralise(v) for v in row])
+        attendance = ""
+        if row.status in holding or row.id in attended:
+            attendance = f"{attended.get(row.id, 0)}/{held}"
+        writer.writerow([*(neutralise(v) for v in row), attendance])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

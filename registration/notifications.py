@@ -40,6 +40,7 @@ def _meeting_context(m) -> dict:
         "venue": m.venue,
         "address": m.address,
         "cancelled": m.cancelled,
+        "agenda": m.agenda or "",
     }
 
 

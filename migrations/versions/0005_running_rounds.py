@@ -1,5 +1,6 @@
 """running a round: meeting identity (key, calendar UID, SEQUENCE, cancelled), reminder days
-per round, the record of reminders sent, and messages to a round's participants
+per round, the record of reminders sent, messages to a round's participants, agenda and
+documentation per meeting, attendance
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +27,8 @@ def upgrade():
         batch_op.add_column(sa.Column("uid", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("sequence", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("cancelled", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("agenda", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("documentation", sa.Text(), nullable=True))
 
     conn = op.get_bind()
     round_t = sa.table("round", sa.column("id", sa.Integer), sa.column("slug", sa.String),
@@ -39,6 +42,8 @@ def upgrade():
         sa.column("uid", sa.String),
         sa.column("sequence", sa.Integer),
         sa.column("cancelled", sa.Boolean),
+        sa.column("agenda", sa.Text),
+        sa.column("documentation", sa.Text),
     )
     conn.execute(round_t.update().values(reminder_days=[7, 1]))
     slugs = dict(conn.execute(sa.select(round_t.c.id, round_t.c.slug)).all())
@@ -58,6 +63,8 @@ def upgrade():
                 uid=f"meeting-{meeting_id}-{slugs[round_id]}",
                 sequence=0,
                 cancelled=False,
+                agenda="",
+                documentation="",
             )
         )
 
@@ -68,6 +75,8 @@ def upgrade():
         batch_op.alter_column("uid", existing_type=sa.String(length=100), nullable=False)
         batch_op.alter_column("sequence", existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column("cancelled", existing_type=sa.Boolean(), nullable=False)
+        batch_op.alter_column("agenda", existing_type=sa.Text(), nullable=False)
+        batch_op.alter_column("documentation", existing_type=sa.Text(), nullable=False)
         batch_op.create_unique_constraint("uq_meeting_round_key", ["round_id", "key"])
         batch_op.create_unique_constraint("uq_meeting_uid", ["uid"])
 
@@ -105,8 +114,29 @@ def upgrade():
     with op.batch_alter_table("round_message", schema=None) as batch_op:
         batch_op.create_index("ix_round_message_round_id", ["round_id"], unique=False)
 
+    op.create_table(
+        "attendance",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by", sa.String(length=254), nullable=False),
+        sa.ForeignKeyConstraint(["application_id"], ["application.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "meeting_id", "application_id", name="uq_attendance_meeting_application"
+        ),
+    )
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.create_index("ix_attendance_application_id", ["application_id"], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_index("ix_attendance_application_id")
+    op.drop_table("attendance")
     with op.batch_alter_table("round_message", schema=None) as batch_op:
         batch_op.drop_index("ix_round_message_round_id")
     op.drop_table("round_message")
@@ -116,6 +146,8 @@ def downgrade():
     with op.batch_alter_table("meeting", schema=None) as batch_op:
         batch_op.drop_constraint("uq_meeting_uid", type_="unique")
         batch_op.drop_constraint("uq_meeting_round_key", type_="unique")
+        batch_op.drop_column("documentation")
+        batch_op.drop_column("agenda")
         batch_op.drop_column("cancelled")
         batch_op.drop_column("sequence")
         batch_op.drop_column("uid")

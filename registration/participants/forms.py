@@ -33,3 +33,16 @@ class MessageForm(FlaskForm):
         filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=BODY_MAX)],
     )
+
+
+class MeetingNotesForm(FlaskForm):
+    agenda = TextAreaField(_l("Tagesordnung (Markdown)"), validators=[Length(max=20_000)])
+    documentation = TextAreaField(
+        _l("Dokumentation (Markdown, z. B. Ergebnisse und Unterlagen)"),
+        validators=[Length(max=20_000)],
+    )
+
+
+class AttendanceForm(FlaskForm):
+    """Only the CSRF token; the ``status-<id>`` fields are read by
+    :func:`registration.participants.attendance.parse_form`."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from forum.auth import organizer_required, round_or_404
 from forum.extensions import db
+from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
-from . import messages
-from .forms import MessageForm
+from ..admission import status_label
+from . import attendance, messages
+from .forms import AttendanceForm, MeetingNotesForm, MessageForm
 
 bp = Blueprint("participants", __name__, url_prefix="/admin")
 
@@ -76,3 +78,81 @@ def compose(slug: str):
         "success",
     )
     return redirect(url_for(".round_messages", slug=rnd.slug))
+
+
+# --- meetings: agenda, documentation, attendance ---------------------------------------------
+
+
+def _meeting_or_404(slug: str, key: str):
+    rnd = round_or_404(slug)
+    meeting = attendance.meeting_by_key(rnd, key)
+    if meeting is None:
+        abort(404)
+    return rnd, meeting
+
+
+@bp.route("/rounds/<slug>/meetings/<key>", methods=["GET", "POST"])
+@organizer_required
+def meeting(slug: str, key: str):
+    rnd, meeting = _meeting_or_404(slug, key)
+    form = MeetingNotesForm(obj=meeting)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                # The same check as the forum file's keys.
+                values = {
+                    name: check_value(
+                        "meeting",
+                        MEETING_FIELDS,
+                        name,
+                        (getattr(form, name).data or "").replace("\r\n", "\n"),
+                    )
+                    for name in ("agenda", "documentation")
+                }
+            except ForumFileError as exc:
+                getattr(form, exc.where.rsplit(".", 1)[-1]).errors.append(exc.message)
+            else:
+                meeting.agenda = values["agenda"]
+                meeting.documentation = values["documentation"]
+                db.session.commit()
+                flash(_("Tagesordnung und Dokumentation sind gespeichert."), "success")
+                return redirect(url_for(".meeting", slug=rnd.slug, key=meeting.key))
+        db.session.rollback()
+        return render_template("admin/meeting.html", round=rnd, meeting=meeting, form=form), 400
+    return render_template("admin/meeting.html", round=rnd, meeting=meeting, form=form)
+
+
+def _attendance_page(rnd, meeting, error: str = "", status: int = 200):
+    return render_template(
+        "admin/attendance.html",
+        round=rnd,
+        meeting=meeting,
+        people=attendance.people(meeting),
+        current=attendance.current(meeting),
+        presences=[p.value for p in attendance.Presence],
+        presence_label=attendance.presence_label,
+        status_label=status_label,
+        error=error,
+    ), status
+
+
+@bp.route("/rounds/<slug>/meetings/<key>/attendance", methods=["GET", "POST"])
+@organizer_required
+def attendance_page(slug: str, key: str):
+    """One form for the whole list, ``status-<application id>`` = attended | excused |
+    absent; made for a tablet at the door."""
+    rnd, meeting = _meeting_or_404(slug, key)
+    if request.method == "GET":
+        return _attendance_page(rnd, meeting)
+    if not AttendanceForm().validate_on_submit():
+        db.session.rollback()
+        return _attendance_page(rnd, meeting, _("Das Formular ist abgelaufen."), 400)
+    try:
+        values = attendance.parse_form(meeting, request.form)
+    except attendance.AttendanceError as exc:
+        db.session.rollback()
+        return _attendance_page(rnd, meeting, str(exc), 400)
+    changed = attendance.record(meeting, values, by=current_user.email)
+    db.session.commit()
+    flash(_("Anwesenheit gespeichert (%(n)d Änderungen).", n=changed), "success")
+    return redirect(url_for(".attendance_page", slug=rnd.slug, key=meeting.key))
