@@ -162,3 +162,18 @@ def attended_counts(rnd: Round) -> dict[int, int]:
             .group_by(Attendance.application_id)
         ).all()
     )
+
+
+def has_attended(application: Application) -> bool:
+    """Whether the person attended at least one meeting (a certificate exists)."""
+    return (
+        db.session.scalar(
+            select(Attendance.id)
+            .where(
+                Attendance.application_id == application.id,
+                Attendance.status == Presence.ATTENDED.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )

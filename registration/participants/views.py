@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,10 +21,14 @@ from forum.extensions import db
 from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
 from ..admission import status_label
-from . import attendance, messages
+from ..models import Application
+from ..services import application_for_status_token
+from . import attendance, certificates, messages
 from .forms import AttendanceForm, MeetingNotesForm, MessageForm
 
 bp = Blueprint("participants", __name__, url_prefix="/admin")
+#: The participant's own pages (the status link's token).
+public_bp = Blueprint("participant", __name__)
 
 
 def _messages_page(rnd, form, rendered=None, status: int = 200):
@@ -156,3 +169,52 @@ def attendance_page(slug: str, key: str):
     db.session.commit()
     flash(_("Anwesenheit gespeichert (%(n)d Änderungen).", n=changed), "success")
     return redirect(url_for(".attendance_page", slug=rnd.slug, key=meeting.key))
+
+
+# --- certificates of attendance ----------------------------------------------------------------
+
+
+def _pdf_response(data: bytes | None, filename: str) -> Response:
+    if data is None:
+        abort(404)
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@public_bp.get("/status/<token>/certificate.pdf")
+def own_certificate(token: str):
+    """The participant's certificate, once they attended a meeting; 404 before."""
+    application = application_for_status_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
+    return _pdf_response(data, f"teilnahmebescheinigung-{application.round.slug}.pdf")
+
+
+@bp.get("/applications/<int:application_id>/certificate.pdf")
+@organizer_required
+def certificate(application_id: int):
+    application = db.session.get(Application, application_id)
+    if application is None:
+        abort(404)
+    round_or_404(application.round.slug)  # access to its forum
+    data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
+    return _pdf_response(
+        data, f"teilnahmebescheinigung-{application.round.slug}-{application.id}.pdf"
+    )
+
+
+@bp.get("/rounds/<slug>/certificates.pdf")
+@organizer_required
+def round_certificates(slug: str):
+    """All certificates of a round in one PDF, one page each (for printing and signing)."""
+    rnd = round_or_404(slug)
+    people = certificates.participants_with_certificates(rnd)
+    data = certificates.certificate_pdf(people, f"Teilnahmebescheinigungen {rnd.title}")
+    return _pdf_response(data, f"teilnahmebescheinigungen-{rnd.slug}.pdf")
