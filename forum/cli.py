@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .extensions import db
-from .loader import ForumFileError, load_forum_file
+from .loader import ForumFileError, export_forum, load_forum_file
 from .maintenance import maintenance_job, run_maintenance
 from .privacy import erase_person, export_person
 
@@ -38,6 +38,20 @@ def load_command(path: str) -> None:
     ):
         for item in items:
             click.echo(f"{label}: {item}")
+
+
+@forum_cli.command("export")
+@click.argument("slug")
+def export_command(slug: str) -> None:
+    """Print the forum file of forum SLUG and all its rounds (loading it changes nothing)."""
+    from sqlalchemy import select
+
+    from .models import Forum
+
+    forum = db.session.scalar(select(Forum).where(Forum.slug == slug))
+    if forum is None:
+        raise click.ClickException(f"no forum with the slug {slug!r}")
+    click.echo(export_forum(forum), nl=False)
 
 
 @maintenance_cli.command("run")

@@ -2,7 +2,13 @@
 
 The file is validated completely before anything is written; an error names the key (and the
 round) and nothing changes. Loading is idempotent by slugs: the forum by its slug, rounds by
-theirs; meetings of a loaded round are replaced by the file's list when they differ.
+theirs, meetings by their ``key`` within the round (default ``m1``, ``m2``, … by position).
+
+One place for the rules: a round's values, from a file or from the organizer pages, go through
+:func:`validate_round` (the form of each key) and :func:`apply_round` (the rules that need the
+database: seats not below those held, meetings cancelled instead of deleted once anyone holds a
+seat, seat holders told of moved and cancelled meetings, new seats offered to the waitlist).
+:func:`export_forum` writes the file back from the same field lists.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import tomli_w
 from sqlalchemy import select
 
+from . import round_hooks
 from .codes import BODY_TYPES, ROLES, STATES
-from .db import utcnow
+from .db import lock_row, utcnow
 from .extensions import db
 from .models import AdmissionMode, Forum, Meeting, Round
 
@@ -72,15 +81,21 @@ ROUND_FIELDS = {
     "blind_review": Field("bool"),
     "invitation_only": Field("bool"),
     "invitation_reminder_days": Field("int", minimum=1, maximum=365),
+    "reminder_days": Field("days", minimum=1, maximum=365),
     "meetings": Field("meetings"),
 }
 
 MEETING_FIELDS = {
+    "key": Field("slug", max_length=40),
     "title": Field("str", required=True, max_length=200),
     "starts": Field("datetime", required=True),
     "ends": Field("datetime", required=True),
     "venue": Field("str", required=True, max_length=200),
     "address": Field("str", max_length=300),
+    "cancelled": Field("bool"),
+    # Markdown; a file without them leaves what organizers wrote on the page as it is.
+    "agenda": Field("text", max_length=20_000),
+    "documentation": Field("text", max_length=20_000),
 }
 
 ROUND_DEFAULTS = {
@@ -96,8 +111,11 @@ ROUND_DEFAULTS = {
     "blind_review": False,
     "invitation_only": False,
     "invitation_reminder_days": 7,
+    "reminder_days": [7, 1],
     "meetings": [],
 }
+
+MEETING_DEFAULTS = {"address": "", "cancelled": False}
 
 
 def _check(where: str, key: str, field: Field, value: Any) -> Any:
@@ -161,7 +179,25 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
         if len({n.casefold() for n in names}) != len(names):
             raise ForumFileError(at, "lists a name twice")
         return names
+    if field.kind == "days":
+        if not isinstance(value, list):
+            raise ForumFileError(at, "expected a list of whole numbers of days, e.g. [7, 1]")
+        for day in value:
+            if isinstance(day, bool) or not isinstance(day, int):
+                raise ForumFileError(at, f"expected whole numbers of days, got {day!r}")
+            if not field.minimum <= day <= field.maximum:
+                raise ForumFileError(
+                    at, f"days must be between {field.minimum} and {field.maximum}, got {day}"
+                )
+        if len(set(value)) != len(value):
+            raise ForumFileError(at, "lists a day twice")
+        return list(value)
     raise AssertionError(field.kind)
+
+
+def check_value(where: str, fields: dict[str, Field], key: str, value: Any) -> Any:
+    """One key's value checked as in the forum file (for pages that edit single keys)."""
+    return _check(where, key, fields[key], value)
 
 
 def _table(where: str, data: Any, fields: dict[str, Field]) -> dict[str, Any]:
@@ -180,6 +216,34 @@ def _table(where: str, data: Any, fields: dict[str, Field]) -> dict[str, Any]:
             continue
         out[key] = _check(where, key, field, data[key])
     return out
+
+
+def validate_round(where: str, raw: Any) -> dict[str, Any]:
+    """The values of one round (with its meetings) from a file's table or the organizer form,
+    checked key by key; defaults filled in. Raises :class:`ForumFileError` naming the key."""
+    values = {**ROUND_DEFAULTS, **_table(where, raw, ROUND_FIELDS)}
+    if values["closes"] <= values["opens"]:
+        raise ForumFileError(f"{where}.closes", "must be after opens")
+    meetings_raw = raw.get("meetings", [])
+    if not isinstance(meetings_raw, list):
+        raise ForumFileError(f"{where}.meetings", "expected [[rounds.meetings]] tables")
+    meetings = []
+    keys: set[str] = set()
+    for m_index, m_raw in enumerate(meetings_raw, start=1):
+        m_where = f"{where}.meetings[{m_index}]"
+        meeting = {**MEETING_DEFAULTS, **_table(m_where, m_raw, MEETING_FIELDS)}
+        meeting.setdefault("key", f"m{m_index}")
+        if meeting["key"] in keys:
+            raise ForumFileError(f"{m_where}.key", "used by another meeting of this round")
+        keys.add(meeting["key"])
+        if meeting["ends"] <= meeting["starts"]:
+            raise ForumFileError(f"{m_where}.ends", "must be after starts")
+        meetings.append(meeting)
+    values["meetings"] = meetings
+    for limit in ("max_per_state", "max_per_organisation"):
+        if values[limit] is not None and values[limit] > values["seats"]:
+            raise ForumFileError(f"{where}.{limit}", "must not exceed seats")
+    return values
 
 
 def parse_forum_file(text: str) -> tuple[dict, list[dict]]:
@@ -202,27 +266,10 @@ def parse_forum_file(text: str) -> tuple[dict, list[dict]]:
     for index, raw in enumerate(rounds_data, start=1):
         slug = raw.get("slug") if isinstance(raw, dict) else None
         where = f"rounds[{index}]" + (f" ({slug})" if isinstance(slug, str) else "")
-        values = {**ROUND_DEFAULTS, **_table(where, raw, ROUND_FIELDS)}
+        values = validate_round(where, raw)
         if values["slug"] in seen:
             raise ForumFileError(f"{where}.slug", "used by another round in this file")
         seen.add(values["slug"])
-        if values["closes"] <= values["opens"]:
-            raise ForumFileError(f"{where}.closes", "must be after opens")
-        meetings_raw = raw.get("meetings", [])
-        if not isinstance(meetings_raw, list):
-            raise ForumFileError(f"{where}.meetings", "expected [[rounds.meetings]] tables")
-        meetings = []
-        for m_index, m_raw in enumerate(meetings_raw, start=1):
-            m_where = f"{where}.meetings[{m_index}]"
-            meeting = _table(m_where, m_raw, MEETING_FIELDS)
-            meeting.setdefault("address", "")
-            if meeting["ends"] <= meeting["starts"]:
-                raise ForumFileError(f"{m_where}.ends", "must be after starts")
-            meetings.append(meeting)
-        values["meetings"] = meetings
-        for limit in ("max_per_state", "max_per_organisation"):
-            if values[limit] is not None and values[limit] > values["seats"]:
-                raise ForumFileError(f"{where}.{limit}", "must not exceed seats")
         rounds.append(values)
     return forum, rounds
 
@@ -244,8 +291,125 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _meeting_key(m: dict) -> tuple:
-    return (m["title"], m["starts"], m["ends"], m["venue"], m["address"])
+def _check_capacity(where: str, rnd: Round, values: dict[str, Any]) -> None:
+    """Refuse seats or limits below what is held now (the caller holds the round's lock)."""
+    held = round_hooks.held_seats(rnd.id)
+    if values["seats"] < held.total:
+        raise ForumFileError(
+            f"{where}.seats",
+            f"{held.total} seats are held (offered or accepted); seats cannot be lower than "
+            f"that (withdraw or revoke seats first)",
+        )
+    for key, most in (
+        ("max_per_state", held.max_per_state),
+        ("max_per_organisation", held.max_per_organisation),
+    ):
+        if values[key] is not None and values[key] < most:
+            raise ForumFileError(
+                f"{where}.{key}",
+                f"one {key.removeprefix('max_per_')} already holds {most} seats; "
+                f"{key} cannot be lower than that",
+            )
+
+
+def _capacity_grew(rnd: Round, values: dict[str, Any]) -> bool:
+    def wider(old: int | None, new: int | None) -> bool:
+        return old is not None and (new is None or new > old)
+
+    return (
+        values["seats"] > rnd.seats
+        or wider(rnd.max_per_state, values["max_per_state"])
+        or wider(rnd.max_per_organisation, values["max_per_organisation"])
+        or (values["auto_promote"] and not rnd.auto_promote)
+    )
+
+
+#: Meeting fields a calendar shows: a change raises the event's SEQUENCE.
+_CALENDAR_FIELDS = ("title", "starts", "ends", "venue", "address", "cancelled")
+
+
+def _apply_meetings(
+    rnd: Round, meetings: list[dict[str, Any]], seats_held: bool
+) -> tuple[bool, list[round_hooks.MeetingChange]]:
+    """Match the meetings by key: update, add, and delete or (once anyone holds a seat)
+    cancel those no longer listed. Returns whether anything changed and what to tell."""
+    existing = {m.key: m for m in rnd.meetings}
+    changed = False
+    changes: list[round_hooks.MeetingChange] = []
+    for position, values in enumerate(meetings):
+        meeting = existing.pop(values["key"], None)
+        if meeting is None:
+            rnd.meetings.append(Meeting(position=position, **values))
+            changed = True
+            continue
+        before = {name: getattr(meeting, name) for name in _CALENDAR_FIELDS}
+        old = round_hooks.snapshot(meeting)
+        if _assign(meeting, {**values, "position": position}):
+            changed = True
+        if any(getattr(meeting, name) != before[name] for name in _CALENDAR_FIELDS):
+            meeting.sequence = (meeting.sequence or 0) + 1
+        moved = [n for n in round_hooks.NOTIFIED_FIELDS if getattr(meeting, n) != old[n]]
+        if meeting.cancelled != before["cancelled"] or (moved and not meeting.cancelled):
+            changes.append(
+                round_hooks.MeetingChange(
+                    meeting, old=old, changed=moved, cancelled=meeting.cancelled
+                )
+            )
+    for meeting in existing.values():
+        if not seats_held:
+            rnd.meetings.remove(meeting)
+            changed = True
+        elif not meeting.cancelled:
+            meeting.cancelled = True
+            meeting.sequence = (meeting.sequence or 0) + 1
+            changes.append(round_hooks.MeetingChange(meeting, cancelled=True))
+            changed = True
+    return changed, changes
+
+
+@dataclass
+class RoundOutcome:
+    round: Round
+    outcome: str  # created, updated, unchanged
+    notified: int = 0  # mails queued to seat holders about meetings
+    promoted: int = 0  # seats offered to the waitlist because capacity grew
+
+
+def apply_round(forum: Forum, values: dict[str, Any], where: str) -> RoundOutcome:
+    """Create or update one round from values checked by :func:`validate_round`, in the
+    current transaction (the caller commits, or rolls back on :class:`ForumFileError`)."""
+    values = dict(values)
+    meetings = values.pop("meetings")
+    rnd = db.session.scalar(select(Round).where(Round.slug == values["slug"]))
+    if rnd is not None and rnd.forum_id != forum.id:
+        raise ForumFileError(f"{where}.slug", "already belongs to another forum")
+    if rnd is None:
+        rnd = Round(forum=forum, **values)
+        for position, meeting in enumerate(meetings):
+            rnd.meetings.append(Meeting(position=position, **meeting))
+        db.session.add(rnd)
+        db.session.flush()
+        return RoundOutcome(rnd, "created")
+
+    # Under the round's lock, as every write that counts seats: an admission at the same
+    # moment cannot slip between the check and the change.
+    rnd = lock_row(Round, rnd.id)
+    _check_capacity(where, rnd, values)
+    grew = _capacity_grew(rnd, values)
+    held = round_hooks.held_seats(rnd.id).total > 0
+    changed = _assign(rnd, values)
+    meetings_changed, changes = _apply_meetings(rnd, meetings, held)
+    changed = changed or meetings_changed
+    if not changed:
+        return RoundOutcome(rnd, "unchanged")
+    rnd.updated_at = utcnow()
+    db.session.flush()
+    outcome = RoundOutcome(rnd, "updated")
+    outcome.notified = round_hooks.meetings_changed(rnd, changes)
+    if grew:
+        outcome.promoted = round_hooks.capacity_raised(rnd)
+    db.session.flush()
+    return outcome
 
 
 def load_forum(text: str) -> LoadResult:
@@ -267,43 +431,15 @@ def load_forum(text: str) -> LoadResult:
     db.session.flush()
 
     for values in rounds:
-        meetings = values.pop("meetings")
-        rnd = db.session.scalar(select(Round).where(Round.slug == values["slug"]))
-        if rnd is not None and rnd.forum_id != forum.id:
-            raise ForumFileError(
-                f"rounds ({values['slug']}).slug", "already belongs to another forum"
-            )
-        if rnd is None:
-            rnd = Round(forum=forum, **values)
-            db.session.add(rnd)
-            changed, was_new = True, True
-        else:
-            changed, was_new = _assign(rnd, values), False
-        current = [
-            _meeting_key(
-                {
-                    "title": m.title,
-                    "starts": m.starts,
-                    "ends": m.ends,
-                    "venue": m.venue,
-                    "address": m.address,
-                }
-            )
-            for m in rnd.meetings
-        ]
-        if current != [_meeting_key(m) for m in meetings]:
-            rnd.meetings.clear()
-            db.session.flush()
-            for position, m in enumerate(meetings):
-                rnd.meetings.append(Meeting(position=position, **m))
-            changed = True
-        if was_new:
-            created.append(f"round {rnd.slug}")
-        elif changed:
-            rnd.updated_at = utcnow()
-            updated.append(f"round {rnd.slug}")
-        else:
-            unchanged.append(f"round {rnd.slug}")
+        result = apply_round(forum, values, f"rounds ({values['slug']})")
+        label = f"round {result.round.slug}"
+        if result.notified:
+            label += f" ({result.notified} mails about meetings)"
+        if result.promoted:
+            label += f" ({result.promoted} seats offered to the waitlist)"
+        {"created": created, "updated": updated, "unchanged": unchanged}[result.outcome].append(
+            label
+        )
     db.session.flush()
     return LoadResult(forum=forum, created=created, updated=updated, unchanged=unchanged)
 
@@ -316,3 +452,40 @@ def load_forum_file(path: str | Path) -> LoadResult:
     except UnicodeDecodeError:
         raise ForumFileError(str(path), "is not UTF-8 text") from None
     return load_forum(text)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _export_value(value: Any, zone: ZoneInfo) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(zone)
+    return value
+
+
+def _export_table(obj: Any, fields: dict[str, Field], zone: ZoneInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, field in fields.items():
+        if field.kind == "meetings":
+            continue
+        value = getattr(obj, key, None)
+        if value is None or (value == "" and field.kind == "text"):
+            continue  # an optional key that is not set
+        out[key] = _export_value(value, zone)
+    return out
+
+
+def export_forum(forum: Forum, zone: str = "Europe/Berlin") -> str:
+    """The forum file of a forum and all its rounds (times in ``zone``); loading it changes
+    nothing. Written from the same field lists the loader checks, so new keys come along."""
+    tz = ZoneInfo(zone)
+    data: dict[str, Any] = {"forum": _export_table(forum, FORUM_FIELDS, tz), "rounds": []}
+    rounds = sorted(forum.rounds, key=lambda r: (r.opens, r.id))
+    for rnd in rounds:
+        table = _export_table(rnd, ROUND_FIELDS, tz)
+        meetings = sorted(rnd.meetings, key=lambda m: (m.position, m.id))
+        table["meetings"] = [_export_table(m, MEETING_FIELDS, tz) for m in meetings]
+        data["rounds"].append(table)
+    if not data["rounds"]:
+        del data["rounds"]
+    return tomli_w.dumps(data, multiline_strings=True)

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .db import UTCDateTime, utcnow
 from .extensions import db
@@ -70,6 +82,8 @@ class Round(db.Model):
     # have not answered get one reminder this many days after the invitation.
     invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)
     invitation_reminder_days: Mapped[int] = mapped_column(Integer, default=7)
+    # Days before each meeting on which accepted participants get a reminder ([] = none).
+    reminder_days: Mapped[list[int]] = mapped_column(JSON, default=lambda: [7, 1])
     # Bumped under the round's lock by every change of held seats or waitlist order, so that
     # concurrent writers serialize on this row on every database.
     version: Mapped[int] = mapped_column(Integer, default=0)
@@ -100,19 +114,60 @@ class Round(db.Model):
         return f"<Round {self.slug}>"
 
 
+def _meeting_uid() -> str:
+    return f"meeting-{secrets.token_hex(12)}"
+
+
 class Meeting(db.Model):
+    """A working meeting. ``key`` is its identity within the round (forum file, pages); ``uid``
+    is its calendar UID, made once and never changed; ``sequence`` counts the changes that
+    calendars must see (RFC 5545 ``SEQUENCE``). A meeting is cancelled, not deleted, once anyone
+    holds a seat in the round."""
+
     __tablename__ = "meeting"
+    __table_args__ = (
+        UniqueConstraint("round_id", "key", name="uq_meeting_round_key"),
+        UniqueConstraint("uid", name="uq_meeting_uid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    uid: Mapped[str] = mapped_column(String(100), default=_meeting_uid)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(200))
     starts: Mapped[datetime] = mapped_column(UTCDateTime)
     ends: Mapped[datetime] = mapped_column(UTCDateTime)
     venue: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
+    # Markdown, shown to seat holders on their status page (the agenda also in reminders).
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    documentation: Mapped[str] = mapped_column(Text, default="")
 
     round: Mapped[Round] = relationship(back_populates="meetings")
+
+    def __repr__(self) -> str:
+        return f"<Meeting {self.key} of round {self.round_id}>"
+
+
+@event.listens_for(Session, "before_flush")
+def _default_meeting_keys(session: Session, _context, _instances) -> None:
+    """A meeting made without a key gets the first free one of m1, m2, … in its round."""
+    for obj in list(session.new):
+        if not isinstance(obj, Meeting) or obj.key:
+            continue
+        if obj.round is not None:
+            taken = {m.key for m in obj.round.meetings if m.key}
+        else:
+            taken = set(
+                session.scalars(select(Meeting.key).where(Meeting.round_id == obj.round_id))
+            )
+        n = 1
+        while f"m{n}" in taken:
+            n += 1
+        obj.key = f"m{n}"
 
 
 class OutboxMessage(db.Model):

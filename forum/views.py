@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -42,6 +42,23 @@ def liveness():
     """Liveness: the process answers. Touches no dependency (a database outage must not make
     an orchestrator restart healthy processes)."""
     return {"status": "alive"}
+
+
+@bp.get("/rounds/<slug>/meetings.ics")
+def meetings_calendar(slug: str):
+    """The public calendar of a round's meetings (the same UIDs as in the mails)."""
+    from .calendar import meetings_ics
+
+    rnd = db.session.scalar(
+        select(Round).where(Round.slug == slug).options(selectinload(Round.meetings))
+    )
+    if rnd is None:
+        abort(404)
+    return Response(
+        meetings_ics(rnd),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'inline; filename="{rnd.slug}.ics"'},
+    )
 
 
 @bp.get("/healthz")

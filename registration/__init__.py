@@ -9,6 +9,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from forum.maintenance import register_task
     from forum.privacy import register_forum_link, register_personal_data
+    from forum.round_hooks import register_round_hooks
 
     from . import (
         admin,
@@ -24,6 +25,8 @@ def init_app(app: Flask) -> None:
         export_invitations,
         send_invitation_reminders,
     )
+    from .participants import attendance, changes, reminders
+    from .participants import views as participant_views
     from .privacy import (
         anonymise_finished_rounds,
         applied_in_forums,
@@ -37,12 +40,17 @@ def init_app(app: Flask) -> None:
     selection.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(participant_views.bp)
+    app.register_blueprint(participant_views.public_bp)
+    app.add_template_global(attendance.has_attended, "has_attended")
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)
     register_task(app, "invitation_reminders", send_invitation_reminders)
     register_task(app, "retention_invitations", delete_finished_invitations)
+    register_task(app, "meeting_reminders", reminders.send_due_reminders)
     app.cli.add_command(round_cli)
     register_personal_data(app, "applications", export_applications, erase_applications)
     register_forum_link(app, applied_in_forums)
     register_personal_data(app, "invitations", export_invitations, erase_invitations)
+    register_round_hooks(app, changes.HOOKS)

@@ -38,6 +38,7 @@ from .forms import (
     RevokeForm,
 )
 from .models import HOLDING, Application, ApplicationEvent, Status
+from .participants import attendance
 from .selection.views import application_extras
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
@@ -95,6 +96,7 @@ def round_dashboard(slug: str):
         bulk_form=BulkDecisionForm(formdata=None),
         bounces=suppressed_addresses([a.email for a in page.items]),
         invitation_counts=invitations.counts(rnd),
+        meeting_figures=attendance.summary(rnd),
     )
 
 

@@ -308,12 +308,17 @@ def _two(value) -> str:
 def export_csv(rnd: Round) -> Iterator[str]:
     """The round's applications as CSV (with a BOM, so Excel reads UTF-8), in chunks; one
     query, streamed from the database."""
+    from .participants.attendance import attended_counts, meetings_held
+
     columns = [getattr(Application, name) for name in CSV_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow(CSV_COLUMNS + SELECTION_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *SELECTION_COLUMNS, "attendance"])
     stats = review_stats_subquery()
+    # attended/meetings held, for those who hold a seat or were recorded at a meeting.
+    attended, held = attended_counts(rnd), meetings_held(rnd)
+    holding = {s.value for s in HOLDING}
     result = db.session.execute(
         select(
             *columns,
@@ -330,8 +335,12 @@ def export_csv(rnd: Round) -> Iterator[str]:
     )
     for row in result:
         mean, reviews, spread, staged = row[-4:]
+        attendance = ""
+        if row.status in holding or row.id in attended:
+            attendance = f"{attended.get(row.id, 0)}/{held}"
         writer.writerow(
-            [neutralise(v) for v in row[:-4]] + [_two(mean), reviews, _two(spread), staged or ""]
+            [neutralise(v) for v in row[:-4]]
+            + [_two(mean), reviews, _two(spread), staged or "", attendance]
         )
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

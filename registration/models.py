@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
@@ -245,3 +245,56 @@ class GroupMember(db.Model):
 
     group: Mapped[RoundGroup] = relationship(back_populates="members")
     application: Mapped[Application] = relationship()
+
+
+class MeetingReminder(db.Model):
+    """One reminder mail queued for a participant, a meeting and a reminder day. The unique
+    constraint is the last line of defence against a second mail; the reminder run takes the
+    round's lock first, so two runs at the same time do not even try."""
+
+    __tablename__ = "meeting_reminder"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "application_id", "days", name="uq_meeting_reminder"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoundMessage(db.Model):
+    """A message organizers sent to an audience of a round (the page or ``flask round
+    message``): what, to whom, by whom, and how many mails were queued."""
+
+    __tablename__ = "round_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown
+    sender: Mapped[str] = mapped_column(String(254))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attendance(db.Model):
+    """Whether a person attended a meeting (``attended``, ``excused``, ``absent``)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "application_id", name="uq_attendance_meeting_application"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(254), default="")

@@ -13,6 +13,7 @@ from forum.extensions import db
 from forum.mail import public_url
 from forum.models import OutboxMessage
 from forum.outbox import queue_mail
+from forum.round_hooks import MeetingChange
 
 from .models import Application
 from .tokens import Purpose, make_token
@@ -30,6 +31,19 @@ def offer_url(application: Application) -> str:
     return public_url(f"/offers/{make_token(Purpose.OFFER, application.public_id)}")
 
 
+def _meeting_context(m) -> dict:
+    return {
+        "key": m.key,
+        "title": m.title,
+        "starts": m.starts.isoformat(),
+        "ends": m.ends.isoformat(),
+        "venue": m.venue,
+        "address": m.address,
+        "cancelled": m.cancelled,
+        "agenda": m.agenda or "",
+    }
+
+
 def _base_context(application: Application) -> dict:
     rnd = application.round
     return {
@@ -42,16 +56,7 @@ def _base_context(application: Application) -> dict:
         "state": label(STATES, application.state),
         "status_url": status_url(application),
         "contact_email": rnd.forum.contact_email,
-        "meetings": [
-            {
-                "title": m.title,
-                "starts": m.starts.isoformat(),
-                "ends": m.ends.isoformat(),
-                "venue": m.venue,
-                "address": m.address,
-            }
-            for m in rnd.meetings
-        ],
+        "meetings": [_meeting_context(m) for m in rnd.meetings if not m.cancelled],
     }
 
 
@@ -228,4 +233,89 @@ def notify_invitation_reminder(invitation, token: str) -> None:
         "invitation_reminder",
         invitation.locale,
         _invitation_context(invitation, token),
+    )
+
+
+# --- running the round -------------------------------------------------------------------------
+
+
+def _plain(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+
+
+def notify_meeting_changed(application: Application, change: MeetingChange) -> bool:
+    """A meeting moved (old and new values of what changed) or was cancelled, with the calendar
+    update: same UID, higher SEQUENCE; ``METHOD:CANCEL`` for a cancellation."""
+    from forum.calendar import meeting_ics
+
+    meeting = change.meeting
+    method = "CANCEL" if meeting.cancelled else "PUBLISH"
+    template = "meeting_cancelled" if meeting.cancelled else "meeting_changed"
+    context = {
+        **_base_context(application),
+        "meeting": _meeting_context(meeting),
+        "changes": [
+            {
+                "field": name,
+                "old": _plain(change.old.get(name)),
+                "new": _plain(getattr(meeting, name)),
+            }
+            for name in change.changed
+        ],
+    }
+    message = queue_mail(
+        application.email,
+        template,
+        application.locale,
+        context,
+        attachments=[
+            {
+                "filename": f"{application.round.slug}-{meeting.key}.ics",
+                "content_type": f"text/calendar; charset=utf-8; method={method}",
+                "data": meeting_ics(meeting),
+            }
+        ],
+    )
+    return message is not None
+
+
+def notify_meeting_reminder(application: Application, meeting, days: int) -> None:
+    """A few days before a meeting: when, where, and the status page."""
+    _queue(
+        application,
+        "meeting_reminder",
+        meeting=_meeting_context(meeting),
+        days=days,
+    )
+
+
+def notify_round_message(application: Application, subject: str, body: str) -> bool:
+    """A message from the organizers (subject and Markdown body as they wrote it)."""
+    message = queue_mail(
+        application.email,
+        "round_message",
+        application.locale,
+        {**_base_context(application), "subject": subject, "body": body, "test": False},
+    )
+    return message is not None
+
+
+def round_message_sample_context(rnd, subject: str, body: str, name: str) -> dict:
+    """What an organizer's preview and test mail show in place of a recipient's data."""
+    return {
+        "first_name": name,
+        "last_name": "",
+        "round_title": rnd.title,
+        "forum_title": rnd.forum.title,
+        "status_url": public_url("/status/…"),
+        "contact_email": rnd.forum.contact_email,
+        "subject": subject,
+        "body": body,
+        "test": True,
+    }
+
+
+def notify_round_message_test(rnd, subject: str, body: str, email: str, name: str, locale: str):
+    return queue_mail(
+        email, "round_message", locale, round_message_sample_context(rnd, subject, body, name)
     )

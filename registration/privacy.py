@@ -19,10 +19,10 @@ from sqlalchemy.orm import selectinload
 
 from forum.db import utcnow
 from forum.extensions import db
-from forum.models import Round
+from forum.models import Meeting, Round
 
 from . import admission, lifecycle
-from .models import LIVE, Actor, Application, Status
+from .models import LIVE, Actor, Application, Attendance, Status
 from .selection.privacy import scrub as scrub_selection
 
 ERASED_NAME = "gelöscht"
@@ -108,9 +108,20 @@ def export_applications(key: str) -> list[dict[str, Any]]:
                 }
                 for e in a.events
             ],
+            "attendance": _attendance(a),
         }
         for a in _applications(key)
     ]
+
+
+def _attendance(application: Application) -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(Meeting.title, Meeting.starts, Attendance.status)
+        .join(Attendance, Attendance.meeting_id == Meeting.id)
+        .where(Attendance.application_id == application.id)
+        .order_by(Meeting.starts)
+    )
+    return [{"meeting": t, "starts": _iso(s), "status": st} for t, s, st in rows]
 
 
 # --- anonymisation -----------------------------------------------------------------------------

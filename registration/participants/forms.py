@@ -1,0 +1,48 @@
+"""Forms of the organizer pages for running a round."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from ..forms import REQUIRED, clean
+from .messages import AUDIENCES, BODY_MAX, SUBJECT_MAX
+
+
+def _one_line(form, field):
+    if field.data and any(ord(ch) < 32 or ch == "\x7f" for ch in field.data):
+        raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
+
+
+class MessageForm(FlaskForm):
+    audience = RadioField(
+        _l("An wen"),
+        choices=[SelectChoice(name, a.label) for name, a in AUDIENCES.items()],
+        validators=[InputRequired(_l("Bitte wählen Sie aus, an wen die Nachricht geht."))],
+    )
+    subject = StringField(
+        _l("Betreff"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=SUBJECT_MAX), _one_line],
+    )
+    body = TextAreaField(
+        _l("Nachricht (Markdown)"),
+        filters=[clean],
+        validators=[DataRequired(REQUIRED), Length(max=BODY_MAX)],
+    )
+
+
+class MeetingNotesForm(FlaskForm):
+    agenda = TextAreaField(_l("Tagesordnung (Markdown)"), validators=[Length(max=20_000)])
+    documentation = TextAreaField(
+        _l("Dokumentation (Markdown, z. B. Ergebnisse und Unterlagen)"),
+        validators=[Length(max=20_000)],
+    )
+
+
+class AttendanceForm(FlaskForm):
+    """Only the CSRF token; the ``status-<id>`` fields are read by
+    :func:`registration.participants.attendance.parse_form`."""

@@ -1,0 +1,146 @@
+"""Messages from the organizers to an audience of a round, through the outbox: one mail per
+recipient (each address once), in the recipient's language frame (greeting, footer, status
+link), the organizers' subject and Markdown body inside. Used by the organizer page and by
+``flask round message``; both check their input with :func:`check_message`.
+
+The audience is chosen in one place, :func:`recipients`: a name from :data:`AUDIENCES`, each a
+set of statuses. A new kind of audience (say, a working group) is a new entry there and a
+branch in :func:`recipients`; pages and the command take their choices from this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from forum.extensions import db
+from forum.mail import RenderedMail, render_mail
+from forum.models import Round
+
+from .. import notifications
+from ..models import Application, RoundMessage, Status
+
+S = Status
+
+
+@dataclass(frozen=True)
+class Audience:
+    label: object  # a lazy string
+    statuses: tuple[Status, ...]
+
+
+AUDIENCES: dict[str, Audience] = {
+    "accepted": Audience(_l("Teilnehmer*innen (Zusage)"), (S.ACCEPTED,)),
+    "seat_holders": Audience(
+        _l("Alle mit Platz (angeboten oder zugesagt)"), (S.OFFERED, S.ACCEPTED)
+    ),
+    "waitlisted": Audience(_l("Warteliste"), (S.WAITLISTED,)),
+    # Live, but not before the address is confirmed: unconfirmed addresses get no free text.
+    "live": Audience(
+        _l("Alle laufenden Bewerbungen (eingegangen, Warteliste, angeboten, zugesagt)"),
+        (S.SUBMITTED, S.WAITLISTED, S.OFFERED, S.ACCEPTED),
+    ),
+}
+
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+
+
+class MessageError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check_message(audience: str, subject: str, body: str) -> tuple[str, str]:
+    """The one check of a message's input; returns subject and body cleaned up."""
+    if audience not in AUDIENCES:
+        raise MessageError("audience", f"unknown audience; allowed: {', '.join(AUDIENCES)}")
+    subject = (subject or "").strip()
+    if not subject:
+        raise MessageError("subject", "must not be empty")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in subject):
+        raise MessageError("subject", "must be one line without control characters")
+    if len(subject) > SUBJECT_MAX:
+        raise MessageError("subject", f"longer than {SUBJECT_MAX} characters")
+    body = (body or "").replace("\r\n", "\n").strip("\n")
+    if not body.strip():
+        raise MessageError("body", "must not be empty")
+    if "\x00" in body:
+        raise MessageError("body", "contains a NUL character")
+    if len(body) > BODY_MAX:
+        raise MessageError("body", f"longer than {BODY_MAX} characters")
+    return subject, body
+
+
+def _selection(round_id: int, audience: str):
+    statuses = [s.value for s in AUDIENCES[audience].statuses]
+    return Application.round_id == round_id, Application.status.in_(statuses)
+
+
+def recipients(rnd: Round, audience: str) -> list[Application]:
+    """The applications a message to ``audience`` goes to, each address once."""
+    seen: set[str] = set()
+    result = []
+    for application in db.session.scalars(
+        select(Application).where(*_selection(rnd.id, audience)).order_by(Application.id)
+    ):
+        if application.email_normalized not in seen:
+            seen.add(application.email_normalized)
+            result.append(application)
+    return result
+
+
+def audience_counts(rnd: Round) -> dict[str, int]:
+    return {
+        name: db.session.scalar(
+            select(func.count(func.distinct(Application.email_normalized))).where(
+                *_selection(rnd.id, name)
+            )
+        )
+        for name in AUDIENCES
+    }
+
+
+def send_round_message(
+    rnd: Round, audience: str, subject: str, body: str, sender: str
+) -> RoundMessage:
+    """Queue the message to every recipient and record it (the caller commits)."""
+    subject, body = check_message(audience, subject, body)
+    message = RoundMessage(
+        round_id=rnd.id, audience=audience, subject=subject, body=body, sender=sender
+    )
+    db.session.add(message)
+    for application in recipients(rnd, audience):
+        if notifications.notify_round_message(application, subject, body):
+            message.recipients += 1
+    db.session.flush()
+    return message
+
+
+def send_test_message(rnd: Round, subject: str, body: str, email: str, name: str, locale: str):
+    """The message as a recipient would get it, to the organizer's own address."""
+    subject, body = check_message("accepted", subject, body)
+    return notifications.notify_round_message_test(rnd, subject, body, email, name, locale)
+
+
+def preview(rnd: Round, subject: str, body: str, name: str, locale: str) -> RenderedMail:
+    subject, body = check_message("accepted", subject, body)
+    return render_mail(
+        "round_message",
+        locale,
+        notifications.round_message_sample_context(rnd, subject, body, name),
+    )
+
+
+def sent_messages(rnd: Round) -> list[RoundMessage]:
+    return list(
+        db.session.scalars(
+            select(RoundMessage)
+            .where(RoundMessage.round_id == rnd.id)
+            .order_by(RoundMessage.created_at.desc(), RoundMessage.id.desc())
+        )
+    )
