@@ -121,7 +121,9 @@ def test_dashboard_query_count_does_not_grow(client, login, make_round, make_app
             assert client.get(f"/admin/rounds/{rnd.slug}").status_code == 200
         counts[rnd.slug] = counter["n"]
     assert counts[small.slug] == counts[large.slug], counts
-    assert counts[large.slug] <= 12
+    # A constant number: the lists, the seat counts, and one or two each for the sections of
+    # selection, invitations, bounced addresses and attendance.
+    assert counts[large.slug] <= 18
 
 
 def test_unknown_round_and_application_are_404(client, login):
