@@ -95,7 +95,7 @@ def test_review_propose_adjust_release(
     # Decisions are staged: the names show again.
     assert "Walburga Quenstedt" in page.locator("#ranking").inner_text()
     row = page.locator(f"#row-{second.id}")
-    row.get_by_label("absagen").check()
+    row.get_by_label("Absagen", exact=True).check()
     row.get_by_label(re.compile("Nachricht an die")).fill("Diesmal leider nicht.")
     row.get_by_role("button", name="Vormerken").click()
     assert page.locator(f"#row-{second.id}").get_attribute("data-staged") == "reject"

@@ -69,10 +69,10 @@ class StageForm(FlaskForm):
     decision = RadioField(
         _l("Vorgemerkte Entscheidung"),
         choices=[
-            SelectChoice("admit", _l("zulassen")),
+            SelectChoice("admit", _l("Zulassen")),
             SelectChoice("waitlist", _l("Warteliste")),
-            SelectChoice("reject", _l("absagen")),
-            SelectChoice("none", _l("keine")),
+            SelectChoice("reject", _l("Absagen")),
+            SelectChoice("none", _l("Keine")),
         ],
         validators=[InputRequired(_l("Bitte wählen Sie eine Entscheidung."))],
     )

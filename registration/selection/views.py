@@ -218,6 +218,7 @@ def _selection_page(rnd, status: int = 200):
     return render_template(
         "admin/selection.html",
         round=rnd,
+        blind=reviews.is_blind(rnd),
         rows=rows,
         held=held,
         staged_admits=staged_admits,
