@@ -116,6 +116,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         newsletter,
         organizers,
         privacy,
+        round_admin,
     )
     from forum import views as forum_views
     from registration import init_app as init_registration
@@ -126,6 +127,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(organizers.bp)
     app.register_blueprint(bounces_admin.bp)
+    app.register_blueprint(round_admin.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)

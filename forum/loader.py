@@ -218,6 +218,11 @@ def _table(where: str, data: Any, fields: dict[str, Field]) -> dict[str, Any]:
     return out
 
 
+def validate_forum(raw: Any) -> dict[str, Any]:
+    """The forum's values from a file's ``[forum]`` table or the organizer form."""
+    return _table("forum", raw, FORUM_FIELDS)
+
+
 def validate_round(where: str, raw: Any) -> dict[str, Any]:
     """The values of one round (with its meetings) from a file's table or the organizer form,
     checked key by key; defaults filled in. Raises :class:`ForumFileError` naming the key."""
@@ -257,7 +262,7 @@ def parse_forum_file(text: str) -> tuple[dict, list[dict]]:
         raise ForumFileError(unknown[0], "unknown key (expected [forum] and [[rounds]])")
     if "forum" not in data:
         raise ForumFileError("forum", "missing")
-    forum = _table("forum", data["forum"], FORUM_FIELDS)
+    forum = validate_forum(data["forum"])
     rounds_data = data.get("rounds", [])
     if not isinstance(rounds_data, list):
         raise ForumFileError("rounds", "expected [[rounds]] tables")

@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
         export_invitations,
         send_invitation_reminders,
     )
-    from .participants import attendance, changes, reminders
+    from .participants import attendance, changes, edits, reminders
     from .participants import views as participant_views
     from .privacy import (
         anonymise_finished_rounds,
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(participant_views.bp)
     app.register_blueprint(participant_views.public_bp)
     app.add_template_global(attendance.has_attended, "has_attended")
+    app.add_template_global(edits.can_edit, "can_edit_application")
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)

@@ -23,6 +23,7 @@ from forum.models import Meeting, Round
 
 from . import admission, lifecycle
 from .models import LIVE, Actor, Application, Attendance, Status
+from .participants.edits import EDIT_NOTE
 from .selection.privacy import scrub as scrub_selection
 
 ERASED_NAME = "gelöscht"
@@ -155,6 +156,8 @@ def anonymise(application: Application, note: str, now: datetime | None = None) 
     for event in application.events:
         if event.actor == Actor.ORGANIZER:
             event.reason = ""
+        elif event.reason.startswith(EDIT_NOTE):
+            event.reason = EDIT_NOTE  # old values the applicant replaced name the person too
         elif event.reason:
             event.reason = _scrub(event.reason, values)
     address = placeholder_address(application)

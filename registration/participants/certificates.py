@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from fpdf import FPDF
 from sqlalchemy import select
 
 from forum.db import utcnow
@@ -50,7 +49,9 @@ def participants_with_certificates(rnd: Round) -> list[Application]:
     )
 
 
-def _pdf(title: str) -> FPDF:
+def _pdf(title: str):
+    from fpdf import FPDF  # on first use: the web workers start faster
+
     pdf = FPDF(format="A4")
     pdf.set_title(title)
     pdf.set_creator(current_app.config["ORGANIZER_NAME"])
@@ -61,7 +62,7 @@ def _pdf(title: str) -> FPDF:
     return pdf
 
 
-def _page(pdf: FPDF, application: Application, meetings: list[Meeting]) -> None:
+def _page(pdf, application: Application, meetings: list[Meeting]) -> None:
     rnd = application.round
     forum = rnd.forum
     with force_locale(application.locale if application.locale in ("de", "en") else "de"):

@@ -46,3 +46,30 @@ class MeetingNotesForm(FlaskForm):
 class AttendanceForm(FlaskForm):
     """Only the CSRF token; the ``status-<id>`` fields are read by
     :func:`registration.participants.attendance.parse_form`."""
+
+
+def _from_application_form():
+    """The applicant's editable fields, with the same labels and checks as the public form."""
+    from ..forms import ApplicationForm
+
+    names = ("phone", "organisation", "body_type", "state", "role", "department")
+    names += ("motivation", "challenge")
+    attrs = {name: getattr(ApplicationForm, name) for name in names}
+    for name in ("body_type", "state", "role", "department"):
+        attrs[f"validate_{name}"] = getattr(ApplicationForm, f"validate_{name}")
+    return type("EditApplicationForm", (FlaskForm,), attrs)
+
+
+#: ``/status/<token>/edit``: what an applicant may change while the application is
+#: ``submitted`` or ``waitlisted``.
+EditApplicationForm = _from_application_form()
+EDITABLE_FIELDS = (
+    "phone",
+    "organisation",
+    "body_type",
+    "state",
+    "role",
+    "department",
+    "motivation",
+    "challenge",
+)

@@ -23,8 +23,14 @@ from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 from ..admission import status_label
 from ..models import Application
 from ..services import application_for_status_token
-from . import attendance, certificates, messages
-from .forms import AttendanceForm, MeetingNotesForm, MessageForm
+from . import attendance, certificates, edits, messages
+from .forms import (
+    EDITABLE_FIELDS,
+    AttendanceForm,
+    EditApplicationForm,
+    MeetingNotesForm,
+    MessageForm,
+)
 
 bp = Blueprint("participants", __name__, url_prefix="/admin")
 #: The participant's own pages (the status link's token).
@@ -218,3 +224,46 @@ def round_certificates(slug: str):
     people = certificates.participants_with_certificates(rnd)
     data = certificates.certificate_pdf(people, f"Teilnahmebescheinigungen {rnd.title}")
     return _pdf_response(data, f"teilnahmebescheinigungen-{rnd.slug}.pdf")
+
+
+# --- the applicant edits the application ------------------------------------------------------
+
+
+@public_bp.route("/status/<token>/edit", methods=["GET", "POST"])
+def edit_application(token: str):
+    """While ``submitted`` or ``waitlisted``: change contact, organisation, texts, and state,
+    role and body type (with the round's rules). Other statuses: back to the status page."""
+    application = application_for_status_token(token)
+    if application is None:
+        return render_template("registration/bad_link.html"), 404
+    status_page = url_for("registration.status", token=token)
+    if not edits.can_edit(application):
+        flash(_("In diesem Stand lässt sich die Bewerbung nicht mehr ändern."), "warning")
+        return redirect(status_page)
+    form = EditApplicationForm(obj=application if request.method == "GET" else None)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            values = {name: getattr(form, name).data or "" for name in EDITABLE_FIELDS}
+            result = edits.edit_application(application, values)
+            if result.outcome == "ineligible":
+                db.session.rollback()
+                for failure in result.failures:
+                    getattr(form, failure.rule).errors.append(failure.message)
+            elif result.outcome == "refused":
+                db.session.rollback()
+                flash(_("In diesem Stand lässt sich die Bewerbung nicht mehr ändern."), "warning")
+                return redirect(status_page)
+            else:
+                db.session.commit()
+                if result.outcome == "changed":
+                    flash(_("Ihre Änderungen sind gespeichert."), "success")
+                else:
+                    flash(_("Es gab nichts zu ändern."), "info")
+                return redirect(status_page)
+        db.session.rollback()
+        return render_template(
+            "registration/edit.html", application=application, form=form, token=token
+        ), 422
+    return render_template(
+        "registration/edit.html", application=application, form=form, token=token
+    )
