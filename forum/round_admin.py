@@ -70,6 +70,11 @@ LABELS: dict[str, Any] = {
     "max_per_state": _l("Höchstens je Bundesland (leer: keine Grenze)"),
     "max_per_organisation": _l("Höchstens je Organisation (leer: keine Grenze)"),
     "reminder_days": _l("Erinnerungen, Tage vor jedem Treffen (z. B. 7, 1; leer: keine)"),
+    "review_criteria": _l("Kriterien der Bewertung, eines je Zeile (je 1 bis 5 Punkte)"),
+    "reviewers_per_application": _l("Bewertungen je Bewerbung"),
+    "blind_review": _l("Verdeckte Bewertung (Namen und Organisation erst nach der Vormerkung)"),
+    "invitation_only": _l("Nur auf Einladung"),
+    "invitation_reminder_days": _l("Erinnerung an Eingeladene nach … Tagen"),
     "key": _l("Schlüssel"),
     "starts": _l("Beginn (Berlin)"),
     "ends": _l("Ende (Berlin)"),
@@ -127,6 +132,11 @@ def _parse_days(value: str, field: Field) -> list[int]:
         raise FormError("expected whole numbers of days, e.g. 7, 1") from None
 
 
+def _parse_labels(value: str, field: Field) -> list[str]:
+    """One name a line (e.g. review criteria); empty lines are dropped."""
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
 def _parse_text(value: str, field: Field) -> str:
     return value.replace("\r\n", "\n")
 
@@ -140,6 +150,7 @@ PARSERS: dict[str, Callable[[str, Field], Any]] = {
     "int": _parse_int,
     "datetime": _parse_datetime,
     "days": _parse_days,
+    "labels": _parse_labels,
 }
 
 
@@ -161,7 +172,7 @@ def form_to_table(
             table[key] = form.getlist(name)
             continue
         value = form.get(name, "")
-        if value.strip() == "" and field.kind not in ("text", "days"):
+        if value.strip() == "" and field.kind not in ("text", "days", "labels"):
             continue  # not given: the file's default (or "missing" for a required key)
         try:
             table[key] = PARSERS.get(field.kind, PARSERS["str"])(value, field)
@@ -233,6 +244,8 @@ def _display(value: Any, field: Field) -> Any:
         return value.astimezone(ZONE).strftime(FORM_TIME)
     if field.kind == "days":
         return ", ".join(str(d) for d in value)
+    if field.kind == "labels":
+        return "\n".join(value)
     if field.kind in ("bool", "codes"):
         return value
     return str(value)
