@@ -108,6 +108,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     forum_mail.init_app(app)
 
     from forum import (  # noqa: F401  (registers models and the loader)
+        audit,
         auth,
         bounces_admin,
         devmail,
@@ -128,6 +129,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(organizers.bp)
     app.register_blueprint(bounces_admin.bp)
     app.register_blueprint(round_admin.bp)
+    app.register_blueprint(audit.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)

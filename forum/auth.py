@@ -154,20 +154,22 @@ def end_session() -> None:
 
 @login.user_loader
 def load_organizer(user_id: str) -> Organizer | None:
+    """The organizer of this session, if the account token still matches and the session's
+    row still exists (logged out here or everywhere: it is gone). One query."""
     organizer_id, _sep, token = (user_id or "").partition(":")
-    if not organizer_id.isdigit():
+    key = session.get(SESSION_KEY)
+    if not organizer_id.isdigit() or not isinstance(key, str):
         return None
-    organizer = db.session.get(Organizer, int(organizer_id))
+    organizer = db.session.scalar(
+        select(Organizer)
+        .join(OrganizerSession, OrganizerSession.organizer_id == Organizer.id)
+        .where(
+            Organizer.id == int(organizer_id),
+            OrganizerSession.key_hash == _key_hash(key),
+        )
+    )
     if organizer is None or not organizer.active or organizer.session_token != token:
         return None
-    key = session.get(SESSION_KEY)
-    if not isinstance(key, str) or not db.session.scalar(
-        select(OrganizerSession.id).where(
-            OrganizerSession.key_hash == _key_hash(key),
-            OrganizerSession.organizer_id == organizer.id,
-        )
-    ):
-        return None  # logged out (here or everywhere): the cookie's session is gone
     return organizer
 
 

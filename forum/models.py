@@ -322,3 +322,21 @@ class Suppression(db.Model):
     @property
     def active(self) -> bool:
         return self.lifted_at is None
+
+
+class AuditEntry(db.Model):
+    """One organizer action worth knowing later: who exported, who decided, who changed an
+    account or erased data. Names ids and slugs, never an applicant's name or address (a keyed
+    hash where an address is the target); no IP address. Shown to admins at /admin/audit."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizer.id", ondelete="SET NULL"), nullable=True
+    )
+    actor: Mapped[str] = mapped_column(String(254))  # the organizer's address at the time
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="")

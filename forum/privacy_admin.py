@@ -12,10 +12,11 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from . import audit
 from .auth import admin_required
 from .extensions import db
 from .form_limits import BoundedForm
-from .privacy import erase_person, export_person
+from .privacy import address_hash, erase_person, export_person
 
 bp = Blueprint("privacy_admin", __name__, url_prefix="/admin/privacy")
 
@@ -75,6 +76,7 @@ def index():
 @admin_required
 def export_json():
     export = export_person(request.args.get("email", "")[:254])
+    audit.record_read("privacy_export", "address " + address_hash(export["email"]))
     stem = "auskunft-" + export["email"].replace("@", "-at-")
     stem = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in stem)
     response = Response(
@@ -98,6 +100,11 @@ def erase():
         db.session.rollback()
         flash(_("Zu dieser Adresse ist nichts gespeichert. Es wurde nichts geändert."), "info")
     else:
+        audit.record(
+            "privacy_erase",
+            "address " + address_hash(result.key),
+            ", ".join(f"{k}: {v}" for k, v in sorted(result.counts.items())),
+        )
         db.session.commit()
         flash(
             _(

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from forum import audit
 from forum.auth import organizer_required, require_forum, round_or_404
 from forum.extensions import db
 from forum.models import OutboxMessage
@@ -125,6 +126,11 @@ def bulk_decision(slug: str):
         return redirect(target)
     results = admission.decide_many(
         rnd, applications, form.action.data, current_user, form.message.data or ""
+    )
+    audit.record(
+        "decision",
+        f"round {rnd.slug}",
+        f"{form.action.data}: " + ", ".join(str(a.id) for a in applications),
     )
     db.session.commit()
     _flash_results(results)
@@ -299,6 +305,7 @@ def group_delete(slug: str, group_id: int):
 @organizer_required
 def export(slug: str):
     rnd = round_or_404(slug)
+    audit.record_read("export", f"round {rnd.slug}", "applications.csv")
     response = Response(
         stream_with_context(dashboard.export_csv(rnd)), mimetype="text/csv; charset=utf-8"
     )
@@ -372,6 +379,7 @@ def decision(application_id: int):
         db.session.rollback()
         return _application_page(application, 422, decision_form=form)
     result = admission.decide(application, form.action.data, current_user, form.message.data or "")
+    audit.record("decision", f"application {application.id}", form.action.data)
     return _done(application, result)
 
 
@@ -383,7 +391,9 @@ def revoke(application_id: int):
     if not form.validate_on_submit():
         db.session.rollback()
         return _application_page(application, 422, revoke_form=form)
-    return _done(application, admission.revoke(application, current_user, form.reason.data))
+    result = admission.revoke(application, current_user, form.reason.data)
+    audit.record("revoke", f"application {application.id}")
+    return _done(application, result)
 
 
 @bp.post("/applications/<int:application_id>/move")
@@ -397,6 +407,7 @@ def move(application_id: int):
     result = admission.move_on_waitlist(
         application, form.position.data, current_user, form.reason.data
     )
+    audit.record("waitlist_move", f"application {application.id}", f"to {form.position.data}")
     return _done(application, result)
 
 

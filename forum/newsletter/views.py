@@ -23,10 +23,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from forum import audit
 from forum.auth import organizer_required, require_forum, round_or_404, visible_forums_query
 from forum.db import utcnow
 from forum.extensions import csrf, db, limiter
 from forum.models import Round
+from forum.privacy import address_hash
 
 from . import announcements as ann
 from . import services
@@ -359,6 +361,7 @@ def consent_download(fmt: str):
     export = None if CONTROL.search(email) else services.consent_export(email, _forum_scope())
     if export is None:
         abort(404)
+    audit.record_read("consent_export", "address " + address_hash(export["email"]), fmt)
     stem = "einwilligung-" + export["email"].replace("@", "-at-")
     stem = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in stem)
     if fmt == "json":
