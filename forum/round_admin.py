@@ -27,6 +27,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from . import audit
 from .auth import admin_required, organizer_required, require_forum, round_or_404
 from .codes import BODY_TYPES, ROLES, STATES
 from .extensions import db
@@ -362,6 +363,11 @@ def _save_round(forum: Forum, rnd: Round | None):
             db.session.rollback()
             errors[field_name_for(exc.where, rows)] = exc.message
         else:
+            audit.record(
+                "round_created" if rnd is None else "round_changed",
+                f"round {result.round.slug}",
+                ", ".join(sorted(table)) if rnd is None else "",
+            )
             db.session.commit()
             flash(_("Die Runde „%(title)s“ ist gespeichert.", title=result.round.title), "success")
             if result.notified:
@@ -459,6 +465,7 @@ def _save_forum(forum: Forum | None):
             else:
                 for key, value in values.items():
                     setattr(forum, key, value)
+            audit.record("forum_saved", f"forum {forum.slug}")
             db.session.commit()
             flash(_("Das Forum „%(title)s“ ist gespeichert.", title=forum.title), "success")
             return redirect(url_for("auth.home"))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from forum.extensions import db
-from forum.models import Forum, Meeting, OutboxMessage, Round
+from forum.models import AuditEntry, Forum, Meeting, OutboxMessage, Round
 from registration.models import Application
 
 from .test_meeting_changes import FILE, holders, load  # noqa: F401  (fixture)
@@ -252,6 +252,9 @@ def test_selection_and_invitation_keys_on_the_page(client, login, holders):  # n
     assert rnd.review_criteria == ["Motivation", "Passung zur Gruppe"]
     assert (rnd.reviewers_per_application, rnd.blind_review) == (3, True)
     assert rnd.invitation_reminder_days == 5
+    # Who changed the round is in the audit log.
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round_changed"))
+    assert entry is not None and entry.target == "round mkw-2027"
     html = client.get("/admin/rounds/mkw-2027/edit").get_data(as_text=True)
     assert page_form(html)["review_criteria"] == ["Motivation\nPassung zur Gruppe"]
 
