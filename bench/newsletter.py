@@ -359,8 +359,19 @@ def run(n: int, workers: int, batch_size: int | None, keep: bool) -> dict:
                     stderr=subprocess.STDOUT,
                 )
             )
+        # The scheduler, as the run command starts it: retries of deferred deliveries and
+        # stalled batches are the maintenance run's work (no RQ scheduler needed).
+        logs.append((folder / "cron.log").open("w"))
+        cron = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "rq", "cron"],
+            cwd=ROOT,
+            env={**env, "FORUM_MAINTENANCE_INTERVAL": "5"},
+            stdout=logs[-1],
+            stderr=subprocess.STDOUT,
+        )
         sampler = MemorySampler([p.pid for p in worker_procs])
         sampler.start()
+        worker_procs.append(cron)  # stopped with the workers (not sampled)
         try:
             done = smtp.wait_done(timeout)
         except TimeoutError:

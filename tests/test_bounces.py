@@ -217,6 +217,8 @@ def test_bounces_and_complaints_through_the_receiver_process(
         select(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber(hard).id)
     )
     assert record.withdrawn_at is not None and "hard_bounce" in record.withdrawn_reason
+    exported = runner.invoke(args=["privacy", "export", hard]).output
+    assert "Adresse gesperrt: hard_bounce" in exported  # the consent record says why
 
     # The same bounce again (same Message-ID) changes nothing.
     bounce_server(to, dsn(to, hard))

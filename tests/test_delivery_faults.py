@@ -194,3 +194,59 @@ def test_transactional_mail_goes_out_in_batches_not_one_process_per_mail(
             f"{elapsed:.1f} s with `flask rq worker mail default --burst` "
             f"(process start included): {rate:.0f} mails/s, one job, one SMTP connection"
         )
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    try:
+        with open(path) as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_killing_only_the_work_horse_mid_flush(app, smtp, tmp_path, capsys):
+    """SIGKILL of the work-horse alone (the worker process lives on, as RQ intends): the
+    worker takes the next flush, and every mail arrives, at most one twice."""
+    count = 120
+    smtp.stop()
+    sink = smtp.sink = FaultSink()
+    sink.refusing = False
+    smtp.start()
+    reached = threading.Event()
+    sink.watch = {"tx": (count // 4, reached)}
+    env = flask_env(app, tmp_path)
+    env.update(FORUM_MAINTENANCE_INTERVAL="1", FORUM_MAIL_CLAIM_SECONDS=str(CLAIM_SECONDS))
+    for n in range(count):
+        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+        db.session.commit()
+    logs = open(tmp_path / "workers.log", "ab")  # noqa: SIM115
+    worker = _start(["rq", "worker", "mail", "default"], env, logs)
+    cron = _start(["rq", "cron"], env, logs)
+    try:
+        assert reached.wait(120), "the flush never got going"
+        horses = _children(worker.pid)
+        assert horses, "no work-horse to kill"
+        for pid in horses:
+            os.kill(pid, signal.SIGKILL)
+        killed_at, at_kill = time.monotonic(), len(sink.envelopes)
+        wanted = {f"tx-{n:03d}@gemeinde.de" for n in range(count)}
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not wanted <= {e.rcpt_tos[0] for e in sink.envelopes}:
+            time.sleep(0.2)
+        recovered = time.monotonic() - killed_at
+        assert worker.poll() is None  # the worker itself lived on
+    finally:
+        for proc in (worker, cron):
+            if proc.poll() is None:
+                _kill(proc)
+        logs.close()
+    got = Counter(e.rcpt_tos[0] for e in sink.envelopes)
+    assert set(got) == wanted
+    doubled = sum(1 for n in got.values() if n > 1)
+    assert doubled <= 1 and max(got.values()) <= 2
+    with capsys.disabled():
+        print(
+            f"\n[work-horse killed] {db.engine.dialect.name}: {count} mails, {at_kill} accepted "
+            f"before the kill, all delivered {recovered:.1f} s after it; doubled: {doubled}"
+        )

@@ -226,6 +226,31 @@ _CHECK = (
 )
 
 
+_CLAIM = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery_id"),
+        _deliveries.c.status.in_(OPEN_DELIVERY),
+        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < bindparam("now")),
+        or_(
+            _deliveries.c.next_attempt_at.is_(None),
+            _deliveries.c.next_attempt_at <= bindparam("now"),
+        ),
+    )
+    .values(claimed_until=bindparam("until"), attempts=_deliveries.c.attempts + 1)
+)
+_MARK_SENT = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        status=DeliveryStatus.SENT.value,
+        sent_at=bindparam("sent_at"),
+        claimed_until=None,
+        last_error=None,
+    )
+)
+
+
 class BatchSource:
     """The deliveries of one announcement for :func:`forum.delivery.deliver`: each is claimed
     with a conditional UPDATE (a duplicated or retried batch finds it claimed or sent), the
@@ -246,22 +271,9 @@ class BatchSource:
         self.limiter.wait()
 
     def claim(self, item_id: int, until, now) -> bool:
-        return (
-            db.session.execute(
-                update(_deliveries)
-                .where(
-                    _deliveries.c.id == item_id,
-                    _deliveries.c.status.in_(OPEN_DELIVERY),
-                    or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
-                    or_(
-                        _deliveries.c.next_attempt_at.is_(None),
-                        _deliveries.c.next_attempt_at <= now,
-                    ),
-                )
-                .values(claimed_until=until, attempts=_deliveries.c.attempts + 1)
-            ).rowcount
-            == 1
-        )
+        conn = db.session.connection()
+        params = {"delivery_id": item_id, "now": now, "until": until}
+        return conn.execute(_CLAIM, params).rowcount == 1
 
     def load(self, item_id: int):
         row = db.session.execute(_CHECK, {"delivery_id": item_id}).one_or_none()
@@ -289,10 +301,13 @@ class BatchSource:
         return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)
 
     def record(self, item_id: int, outcome: delivery.Outcome) -> None:
+        if isinstance(outcome, delivery.Sent):  # the common case: one prepared statement
+            params = {"delivery_id": item_id, "sent_at": outcome.at}
+            db.session.connection().execute(_MARK_SENT, params)
+            self.rows.pop(item_id, None)
+            return
         values: dict = {"claimed_until": None}
-        if isinstance(outcome, delivery.Sent):
-            values.update(status=DeliveryStatus.SENT.value, sent_at=outcome.at, last_error=None)
-        elif isinstance(outcome, delivery.Skipped):
+        if isinstance(outcome, delivery.Skipped):
             values["status"] = DeliveryStatus.SKIPPED.value
         else:
             values["last_error"] = outcome.answer
