@@ -224,6 +224,7 @@ def notify_invitation(invitation, token: str) -> None:
         "invitation",
         invitation.locale,
         _invitation_context(invitation, token),
+        reply_to=invitation.round.forum.contact_email or None,
     )
 
 
@@ -233,6 +234,7 @@ def notify_invitation_reminder(invitation, token: str) -> None:
         "invitation_reminder",
         invitation.locale,
         _invitation_context(invitation, token),
+        reply_to=invitation.round.forum.contact_email or None,
     )
 
 
@@ -268,6 +270,7 @@ def notify_meeting_changed(application: Application, change: MeetingChange) -> b
         template,
         application.locale,
         context,
+        reply_to=reply_to(application),
         attachments=[
             {
                 "filename": f"{application.round.slug}-{meeting.key}.ics",
@@ -296,6 +299,7 @@ def notify_round_message(application: Application, subject: str, body: str) -> b
         "round_message",
         application.locale,
         {**_base_context(application), "subject": subject, "body": body, "test": False},
+        reply_to=reply_to(application),
     )
     return message is not None
 
@@ -317,5 +321,9 @@ def round_message_sample_context(rnd, subject: str, body: str, name: str) -> dic
 
 def notify_round_message_test(rnd, subject: str, body: str, email: str, name: str, locale: str):
     return queue_mail(
-        email, "round_message", locale, round_message_sample_context(rnd, subject, body, name)
+        email,
+        "round_message",
+        locale,
+        round_message_sample_context(rnd, subject, body, name),
+        reply_to=rnd.forum.contact_email or None,
     )

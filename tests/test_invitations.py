@@ -62,6 +62,7 @@ def test_round_invite_command_invites_once_and_reports_bad_rows(
     assert len(smtp.messages) == 3
     mail = smtp.to("ob@stadt-beispiel.de")[0]
     assert mail["Subject"] == f"Persönliche Einladung: {rnd.title}"
+    assert mail["Reply-To"] == "team@forum.example.org"
     assert link(mail).startswith("/invitations/")
     assert "bitte leiten Sie den Link nicht weiter" in mail.get_body(("plain",)).get_content()
 

@@ -157,6 +157,7 @@ def test_moved_and_cancelled_meetings_reach_seat_holders(
         assert len(mails) == 2, [m["Subject"] for m in mails]
         by_subject = {m["Subject"].split(":")[0]: m for m in mails}
         changed_mail = by_subject["Geändert" if who == "accepted" else "Changed"]
+        assert changed_mail["Reply-To"] == "team@forum.example.org"
         text = changed_mail.get_body(preferencelist=("plain",)).get_content()
         assert "Nürnberg" in text and "Fürth" in text  # old and new
         assert ("16:00" in text and "17:30" in text) or ("4:00" in text and "5:30" in text), text

@@ -98,6 +98,8 @@ def test_command_sends_to_the_audience_once(
     mails = message_mails(smtp, "Vorbereitung Treffen 1")
     assert set(mails) == expected
     assert all(len(m) == 1 for m in mails.values())
+    # Answers go to the forum's contact, as for every mail about a round.
+    assert {m[0]["Reply-To"] for m in mails.values()} == {"team@forum.example.org"}
     for name, (mail,) in mails.items():
         text = mail.get_body(preferencelist=("plain",)).get_content()
         html = mail.get_body(preferencelist=("html",)).get_content()
