@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -31,6 +30,7 @@ from . import audit
 from .auth import admin_required, organizer_required, require_forum, round_or_404
 from .codes import BODY_TYPES, ROLES, STATES
 from .extensions import db
+from .form_limits import BoundedForm
 from .loader import (
     FORUM_FIELDS,
     MEETING_FIELDS,
@@ -311,7 +311,7 @@ def posted_display(form: MultiDict) -> dict[str, Any]:
 # --- pages -------------------------------------------------------------------------------------
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(BoundedForm):
     """The CSRF token only; the fields come from the spec."""
 
 

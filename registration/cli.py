@@ -12,7 +12,7 @@ from forum.extensions import db
 from forum.models import Round
 
 from .invitations import InvitationFileError, invite, read_file
-from .participants.messages import AUDIENCES, MessageError, send_round_message
+from .participants.messages import AUDIENCES, MessageError, find_group, send_round_message
 
 round_cli = AppGroup("round", help="Rounds: invitations and messages to participants.")
 
@@ -44,6 +44,7 @@ def invite_command(round_slug: str, path: str) -> None:
 @round_cli.command("message")
 @click.argument("slug")
 @click.option("--audience", required=True, type=click.Choice(list(AUDIENCES)))
+@click.option("--group", default=None, help="Only to this group of the round (its name).")
 @click.option("--subject", required=True, help="The subject line.")
 @click.option(
     "--body-file",
@@ -51,7 +52,9 @@ def invite_command(round_slug: str, path: str) -> None:
     type=click.Path(dir_okay=False),
     help="The message as Markdown (UTF-8).",
 )
-def message_command(slug: str, audience: str, subject: str, body_file: str) -> None:
+def message_command(
+    slug: str, audience: str, group: str | None, subject: str, body_file: str
+) -> None:
     """Send a message to an audience of round SLUG through the outbox; prints how many mails
     were queued."""
     rnd = db.session.scalar(select(Round).where(Round.slug == slug))
@@ -64,10 +67,14 @@ def message_command(slug: str, audience: str, subject: str, body_file: str) -> N
     except UnicodeDecodeError:
         raise click.ClickException(f"{body_file}: is not UTF-8 text") from None
     try:
-        message = send_round_message(rnd, audience, subject, body, sender="command line")
+        chosen = find_group(rnd, group) if group is not None else None
+        message = send_round_message(
+            rnd, audience, subject, body, sender="command line", group=chosen
+        )
     except MessageError as exc:
         db.session.rollback()
         option = "--body-file" if exc.field == "body" else f"--{exc.field}"
         raise click.ClickException(f"{option}: {exc.message} (nothing was sent)") from None
     db.session.commit()
-    click.echo(f"queued {message.recipients} messages to {audience} of {rnd.slug}")
+    to = f"{audience} of group {chosen.name!r}" if chosen else audience
+    click.echo(f"queued {message.recipients} messages to {to} of {rnd.slug}")

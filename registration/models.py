@@ -275,6 +275,8 @@ class RoundMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
     audience: Mapped[str] = mapped_column(String(40))
+    # Sent to one group of the round only (within the audience): its name at the time.
+    group_name: Mapped[str] = mapped_column(String(100), default="")
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)  # Markdown
     sender: Mapped[str] = mapped_column(String(254))

@@ -233,3 +233,56 @@ def test_page_of_another_forum_is_404(client, login, cohort):
     )
     assert response.status_code == 404
     assert db.session.scalar(select(func.count()).select_from(RoundMessage)) == 0
+
+
+def test_message_to_one_group(runner, client, login, cohort, smtp, work, tmp_path):
+    """A message can go to one group of the round (within the audience), from the command
+    line and from the page; an unknown group is a clear error and sends nothing."""
+    from registration.models import GroupMember, RoundGroup
+
+    rnd, people = cohort
+    group = RoundGroup(round_id=rnd.id, name="Gruppe Nord")
+    db.session.add(group)
+    db.session.flush()
+    db.session.add(GroupMember(group_id=group.id, application_id=people["accepted"].id))
+    db.session.add(RoundGroup(round_id=rnd.id, name="Gruppe Süd"))
+    db.session.commit()
+    work()
+    smtp.sink.clear()
+    body_file = tmp_path / "nachricht.md"
+    body_file.write_text(BODY, encoding="utf-8")
+    args = ["round", "message", rnd.slug, "--audience", "seat_holders", "--body-file"]
+    result = runner.invoke(
+        args=[*args, str(body_file), "--group", "Gruppe Nord", "--subject", "Nur Nord"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "queued 1 messages to seat_holders of group 'Gruppe Nord'" in result.output
+    unknown = runner.invoke(
+        args=[*args, str(body_file), "--group", "Gruppe West", "--subject", "Niemand"]
+    )
+    assert unknown.exit_code == 1
+    assert "--group: no group 'Gruppe West'" in unknown.output
+    work()
+    assert set(message_mails(smtp, "Nur Nord")) == {"accepted"}
+    assert message_mails(smtp, "Niemand") == {}
+
+    login()
+    page = client.get(f"/admin/rounds/{rnd.slug}/messages").get_data(as_text=True)
+    assert "Gruppe Süd" in page and 'name="group"' in page
+    sent = client.post(
+        f"/admin/rounds/{rnd.slug}/messages",
+        data={
+            "action": "send",
+            "audience": "accepted",
+            "group": str(group.id),
+            "subject": "Seite Nord",
+            "body": BODY,
+        },
+    )
+    assert sent.status_code == 302
+    work()
+    assert set(message_mails(smtp, "Seite Nord")) == {"accepted"}
+    listed = client.get(f"/admin/rounds/{rnd.slug}/messages").get_data(as_text=True)
+    assert "Gruppe Nord" in listed
+    stored = db.session.scalars(select(RoundMessage.group_name)).all()
+    assert sorted(stored) == ["Gruppe Nord", "Gruppe Nord"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from forum.form_limits import BoundedForm
 
 from ..forms import REQUIRED, clean
 from .messages import AUDIENCES, BODY_MAX, SUBJECT_MAX
@@ -17,11 +18,15 @@ def _one_line(form, field):
         raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
 
 
-class MessageForm(FlaskForm):
+class MessageForm(BoundedForm):
     audience = RadioField(
         _l("An wen"),
         choices=[SelectChoice(name, a.label) for name, a in AUDIENCES.items()],
         validators=[InputRequired(_l("Bitte wählen Sie aus, an wen die Nachricht geht."))],
+    )
+    # Choices (the round's groups) are set by the page; "" is the whole audience.
+    group = SelectField(
+        _l("Nur an eine Gruppe (optional)"), choices=[SelectChoice("", "")], default=""
     )
     subject = StringField(
         _l("Betreff"),
@@ -35,7 +40,7 @@ class MessageForm(FlaskForm):
     )
 
 
-class MeetingNotesForm(FlaskForm):
+class MeetingNotesForm(BoundedForm):
     agenda = TextAreaField(_l("Tagesordnung (Markdown)"), validators=[Length(max=20_000)])
     documentation = TextAreaField(
         _l("Dokumentation (Markdown, z. B. Ergebnisse und Unterlagen)"),
@@ -43,7 +48,7 @@ class MeetingNotesForm(FlaskForm):
     )
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(BoundedForm):
     """Only the CSRF token; the ``status-<id>`` fields are read by
     :func:`registration.participants.attendance.parse_form`."""
 
@@ -57,7 +62,7 @@ def _from_application_form():
     attrs = {name: getattr(ApplicationForm, name) for name in names}
     for name in ("body_type", "state", "role", "department"):
         attrs[f"validate_{name}"] = getattr(ApplicationForm, f"validate_{name}")
-    return type("EditApplicationForm", (FlaskForm,), attrs)
+    return type("EditApplicationForm", (BoundedForm,), attrs)
 
 
 #: ``/status/<token>/edit``: what an applicant may change while the application is

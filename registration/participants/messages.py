@@ -4,8 +4,8 @@ link), the organizers' subject and Markdown body inside. Used by the organizer p
 ``flask round message``; both check their input with :func:`check_message`.
 
 The audience is chosen in one place, :func:`recipients`: a name from :data:`AUDIENCES`, each a
-set of statuses. A new kind of audience (say, a working group) is a new entry there and a
-branch in :func:`recipients`; pages and the command take their choices from this module.
+set of statuses, optionally narrowed to one group of the round (consultation or focus group,
+:mod:`registration.groups`); pages and the command take their choices from this module.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from forum.mail import RenderedMail, render_mail
 from forum.models import Round
 
 from .. import notifications
-from ..models import Application, RoundMessage, Status
+from ..models import Application, GroupMember, RoundGroup, RoundMessage, Status
 
 S = Status
 
@@ -76,17 +76,39 @@ def check_message(audience: str, subject: str, body: str) -> tuple[str, str]:
     return subject, body
 
 
-def _selection(round_id: int, audience: str):
+def _selection(round_id: int, audience: str, group: RoundGroup | None = None):
     statuses = [s.value for s in AUDIENCES[audience].statuses]
-    return Application.round_id == round_id, Application.status.in_(statuses)
+    conditions = [Application.round_id == round_id, Application.status.in_(statuses)]
+    if group is not None:
+        conditions.append(
+            Application.id.in_(
+                select(GroupMember.application_id).where(GroupMember.group_id == group.id)
+            )
+        )
+    return conditions
 
 
-def recipients(rnd: Round, audience: str) -> list[Application]:
-    """The applications a message to ``audience`` goes to, each address once."""
+def find_group(rnd: Round, name: str) -> RoundGroup:
+    """The round's group of that name; a :class:`MessageError` naming ``group`` if none."""
+    group = db.session.scalar(
+        select(RoundGroup).where(RoundGroup.round_id == rnd.id, RoundGroup.name == name.strip())
+    )
+    if group is None:
+        names = db.session.scalars(
+            select(RoundGroup.name).where(RoundGroup.round_id == rnd.id).order_by(RoundGroup.name)
+        ).all()
+        raise MessageError(
+            "group", f"no group {name!r} in this round; groups: {', '.join(names) or 'none'}"
+        )
+    return group
+
+
+def recipients(rnd: Round, audience: str, group: RoundGroup | None = None) -> list[Application]:
+    """The applications a message to ``audience`` (of ``group``) goes to, each address once."""
     seen: set[str] = set()
     result = []
     for application in db.session.scalars(
-        select(Application).where(*_selection(rnd.id, audience)).order_by(Application.id)
+        select(Application).where(*_selection(rnd.id, audience, group)).order_by(Application.id)
     ):
         if application.email_normalized not in seen:
             seen.add(application.email_normalized)
@@ -106,15 +128,25 @@ def audience_counts(rnd: Round) -> dict[str, int]:
 
 
 def send_round_message(
-    rnd: Round, audience: str, subject: str, body: str, sender: str
+    rnd: Round,
+    audience: str,
+    subject: str,
+    body: str,
+    sender: str,
+    group: RoundGroup | None = None,
 ) -> RoundMessage:
     """Queue the message to every recipient and record it (the caller commits)."""
     subject, body = check_message(audience, subject, body)
     message = RoundMessage(
-        round_id=rnd.id, audience=audience, subject=subject, body=body, sender=sender
+        round_id=rnd.id,
+        audience=audience,
+        group_name=group.name if group else "",
+        subject=subject,
+        body=body,
+        sender=sender,
     )
     db.session.add(message)
-    for application in recipients(rnd, audience):
+    for application in recipients(rnd, audience, group):
         if notifications.notify_round_message(application, subject, body):
             message.recipients += 1
     db.session.flush()
@@ -133,6 +165,14 @@ def preview(rnd: Round, subject: str, body: str, name: str, locale: str) -> Rend
         "round_message",
         locale,
         notifications.round_message_sample_context(rnd, subject, body, name),
+    )
+
+
+def round_groups(rnd: Round) -> list[RoundGroup]:
+    return list(
+        db.session.scalars(
+            select(RoundGroup).where(RoundGroup.round_id == rnd.id).order_by(RoundGroup.name)
+        )
     )
 
 

@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from forum.auth import organizer_required, round_or_404
 from forum.extensions import db
@@ -37,6 +38,14 @@ bp = Blueprint("participants", __name__, url_prefix="/admin")
 public_bp = Blueprint("participant", __name__)
 
 
+def _message_form(rnd, **kwargs) -> MessageForm:
+    form = MessageForm(**kwargs)
+    form.group.choices = [SelectChoice("", _("die ganze Auswahl oben"))] + [
+        SelectChoice(str(g.id), g.name) for g in messages.round_groups(rnd)
+    ]
+    return form
+
+
 def _messages_page(rnd, form, rendered=None, status: int = 200):
     return render_template(
         "admin/messages.html",
@@ -53,7 +62,7 @@ def _messages_page(rnd, form, rendered=None, status: int = 200):
 @organizer_required
 def round_messages(slug: str):
     rnd = round_or_404(slug)
-    return _messages_page(rnd, MessageForm(formdata=None))
+    return _messages_page(rnd, _message_form(rnd, formdata=None))
 
 
 @bp.post("/rounds/<slug>/messages")
@@ -61,7 +70,7 @@ def round_messages(slug: str):
 def compose(slug: str):
     """One form, three buttons (``action``): ``preview``, ``test`` (to yourself), ``send``."""
     rnd = round_or_404(slug)
-    form = MessageForm()
+    form = _message_form(rnd)
     action = request.form.get("action", "")
     if action not in ("preview", "test", "send"):
         db.session.rollback()
@@ -84,8 +93,13 @@ def compose(slug: str):
             "success",
         )
         return _messages_page(rnd, form)
+    group = (
+        next(g for g in messages.round_groups(rnd) if str(g.id) == form.group.data)
+        if form.group.data
+        else None
+    )
     sent = messages.send_round_message(
-        rnd, form.audience.data, subject, body, sender=current_user.email
+        rnd, form.audience.data, subject, body, sender=current_user.email, group=group
     )
     db.session.commit()
     flash(

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from forum.form_limits import BoundedForm
 
 from ..forms import REQUIRED, _one_line, clean
 from .models import NOTE_MAX, TAG_MAX
@@ -23,7 +24,7 @@ class ScoreField(RadioField):
             raise ValidationError(SCORE_MESSAGE)
 
 
-class _ReviewBase(FlaskForm):
+class _ReviewBase(BoundedForm):
     note = TextAreaField(
         _l("Notiz (nur für Sie sichtbar)"),
         filters=[clean],
@@ -62,7 +63,7 @@ def review_form(criteria: list[str], **kwargs) -> _ReviewBase:
     return cls(**kwargs)
 
 
-class StageForm(FlaskForm):
+class StageForm(BoundedForm):
     """Stage (or remove) the decision for one application on the selection page."""
 
     application_id = StringField(validators=[DataRequired()])
@@ -87,7 +88,7 @@ class StageForm(FlaskForm):
             raise ValidationError(_l("Unbekannte Bewerbung."))
 
 
-class SelectionActionForm(FlaskForm):
+class SelectionActionForm(BoundedForm):
     """The buttons ``name="action"``: ``propose`` and ``release``."""
 
     action = StringField(validators=[DataRequired()])
@@ -97,7 +98,7 @@ class SelectionActionForm(FlaskForm):
             raise ValidationError(_l("Unbekannte Aktion."))
 
 
-class TagForm(FlaskForm):
+class TagForm(BoundedForm):
     tag = StringField(
         _l("Schlagwort"),
         filters=[clean],
@@ -105,11 +106,11 @@ class TagForm(FlaskForm):
     )
 
 
-class RemoveTagForm(FlaskForm):
+class RemoveTagForm(BoundedForm):
     tag = StringField(filters=[clean], validators=[DataRequired(), Length(max=TAG_MAX)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(BoundedForm):
     text = TextAreaField(
         _l("Interne Notiz (für alle Organisator*innen des Forums)"),
         filters=[clean],
