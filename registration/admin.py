@@ -117,7 +117,7 @@ def bulk_decision(slug: str):
 def export(slug: str):
     rnd = round_or_404(slug)
     response = Response(
-        stream_with_context(dashboard.export_csv(rnd)), mimetype="text/csv; charset=utf-8"
+        stream_with_context(dashboard.export_csv(rnd)), content_type="text/csv; charset=utf-8"
     )
     response.headers["Content-Disposition"] = f'attachment; filename="{rnd.slug}-bewerbungen.csv"'
     response.headers["Cache-Control"] = "no-store"

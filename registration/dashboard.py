@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from math import ceil
 
 from sqlalchemy import Select, func, or_, select
@@ -234,6 +235,8 @@ def neutralise(value) -> str:
     against CSV injection); other values are written as they are."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")  # UTC, ISO 8601, no microseconds
     if hasattr(value, "isoformat"):
         return value.isoformat()
     text = str(value)
