@@ -393,7 +393,7 @@ def send_batch(announcement_id: int, first_id: int, last_id: int) -> dict[str, i
                     locale = locale if locale in ("de", "en") else "de"
                     if locale not in factories:
                         factories[locale] = MessageFactory(
-                            render_template_for_batch(subject, body, locale)
+                            render_template_for_batch(subject, body, locale), locale
                         )
                     now = utcnow()
                     try:
