@@ -61,6 +61,7 @@ def apply(slug: str):
             value = request.args.get(name)
             if value:
                 getattr(form, name).data = value[:254]
+    form.offer_only(rnd)
     phase = rnd.phase()
     context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
     if phase != "open":
@@ -73,8 +74,9 @@ def apply(slug: str):
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
     if result.outcome == Outcome.INELIGIBLE:
         db.session.rollback()
+        # The form comes along, filled in: nothing typed is lost.
         return render_template(
-            "registration/ineligible.html", round=rnd, failures=result.failures, form=form
+            "registration/ineligible.html", failures=result.failures, **context
         ), 422
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
