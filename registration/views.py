@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -23,6 +25,7 @@ from forum.models import Round
 
 from . import admission
 from .admission import Outcome as AdmissionOutcome
+from .calendar import meetings_ics
 from .forms import PREFILL_FIELDS, ApplicationForm, ConfirmForm, OfferForm, WithdrawForm
 from .models import Application, Status
 from .services import (
@@ -32,6 +35,7 @@ from .services import (
     application_for_status_token,
     check_confirm_token,
     confirm_application,
+    pending_form_data,
     resend_confirmation,
     submit_application,
 )
@@ -61,6 +65,10 @@ def apply(slug: str):
             value = request.args.get(name)
             if value:
                 getattr(form, name).data = value[:254]
+        if request.args.get("correct"):
+            # "Wrong address?" from the check-inbox page: the form again, as it was sent.
+            for name, value in pending_form_data(rnd, _applied(rnd).get("id")).items():
+                getattr(form, name).data = value
     form.offer_only(rnd)
     phase = rnd.phase()
     context = {"round": rnd, "form": form, "phase": phase, "who": who_may_apply(rnd)}
@@ -82,14 +90,34 @@ def apply(slug: str):
         db.session.rollback()
         return render_template("registration/apply.html", **context), 409
     db.session.commit()
-    # Same page for a new application and for a duplicate: nobody learns who applied.
+    # Same page for a new application and for a duplicate: nobody learns who applied. The page
+    # names the address typed; only an application made here can be opened again to correct it.
+    session["applied"] = {
+        "round": rnd.slug,
+        "email": form.email.data,
+        "id": result.application.public_id if result.outcome == Outcome.CREATED else None,
+    }
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
+
+
+def _applied(rnd: Round) -> dict:
+    applied = session.get("applied")
+    return applied if isinstance(applied, dict) and applied.get("round") == rnd.slug else {}
+
+
+@bp.get("/rounds/<slug>/meetings.ics")
+def round_calendar(slug: str):
+    """The round's meetings as a calendar file (public, like the meetings on the forum page)."""
+    rnd = _round_or_404(slug)
+    response = Response(meetings_ics(rnd), content_type="text/calendar; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{rnd.slug}.ics"'
+    return response
 
 
 @bp.get("/rounds/<slug>/check-inbox")
 def check_inbox(slug: str):
     rnd = _round_or_404(slug)
-    return render_template("registration/check_inbox.html", round=rnd)
+    return render_template("registration/check_inbox.html", round=rnd, applied=_applied(rnd))
 
 
 @bp.route("/applications/confirm/<token>", methods=["GET", "POST"])
@@ -227,6 +255,7 @@ def _offer_page(application, token, form, code, invalid=False):
         form=form,
         expired=expired,
         invalid=invalid,
+        now=now,
         status_link=url_for(
             "registration.status", token=make_token(Purpose.STATUS, application.public_id)
         ),
