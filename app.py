@@ -102,7 +102,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     forum_mail.init_app(app)
 
-    from forum import auth, devmail, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
+    from forum import auth, devmail, legal, models, newsletter, organizers, privacy  # noqa: F401  (registers models and the loader)
     from forum import views as forum_views
     from registration import init_app as init_registration
 
@@ -110,6 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(devmail.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(organizers.bp)
+    app.register_blueprint(legal.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)

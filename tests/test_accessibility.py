@@ -91,6 +91,8 @@ def pages(app, client, make_round, make_application, make_organizer, write):
         "newsletter-unsubscribe": "/newsletter/unsubscribe/"
         + newsletter_tokens.make_token(newsletter_tokens.Purpose.UNSUBSCRIBE, subscriber.public_id),
         "privacy": "/datenschutz",
+        "legal-notice": "/impressum",
+        "accessibility-statement": "/barrierefreiheit",
         "not-found": "/gibt-es-nicht",
         # organizer pages (logged in below)
         "admin-home": "/admin/",
