@@ -87,6 +87,9 @@ def mailcatcher_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from . import doctor
+
+    doctor.init_app(app)
     app.cli.add_command(forum_cli)
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(privacy_cli)
