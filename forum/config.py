@@ -7,6 +7,8 @@ import os
 
 class Defaults:
     SECRET_KEY = "dev-insecure-change-me"
+    # Old keys after a rotation: they still verify sessions and links (forum/keys.py).
+    SECRET_KEY_FALLBACKS: list[str] = []
     SQLALCHEMY_DATABASE_URI: str | None = None  # set in create_app: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 30_000

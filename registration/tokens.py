@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from forum.keys import signing_keys
 
 
 class Purpose(StrEnum):
@@ -26,7 +27,7 @@ class TokenExpired(Exception):
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose.value)
+    return URLSafeTimedSerializer(signing_keys(), salt=purpose.value)
 
 
 def make_token(purpose: Purpose, public_id: str, **extra) -> str:

@@ -116,3 +116,34 @@ def test_doctor_names_configuration_database_and_redis_problems(make_app, tmp_pa
     code, output = doctor(dev)
     assert "ok    configuration: settings look right for development" in output
     assert code == 1  # Redis is still down
+
+
+def test_secret_key_rotation_keeps_old_links_working(make_app, make_round, make_application):
+    """docs/production.md: a new SECRET_KEY with the old one in SECRET_KEY_FALLBACKS."""
+    from registration.tokens import Purpose, make_token
+
+    application = make_application(make_round())
+    old = make_app(SECRET_KEY="the-old-key")
+    with old.app_context():
+        link = f"/status/{make_token(Purpose.STATUS, application.public_id)}"
+        newsletter_link = "/newsletter/unsubscribe/" + newsletter_token("abc123")
+    rotated = make_app(SECRET_KEY="the-new-key", SECRET_KEY_FALLBACKS=["the-old-key"])
+    forgotten = make_app(SECRET_KEY="the-new-key")
+    with rotated.app_context():
+        assert rotated.test_client().get(link).status_code == 200
+        new_link = f"/status/{make_token(Purpose.STATUS, application.public_id)}"
+        assert new_link != link  # new links are signed with the new key
+    with forgotten.app_context():
+        assert forgotten.test_client().get(link).status_code == 404
+        assert forgotten.test_client().get(new_link).status_code == 200
+    from forum.newsletter.tokens import Purpose as NP
+    from forum.newsletter.tokens import read_token
+
+    with rotated.app_context():
+        assert read_token(NP.UNSUBSCRIBE, newsletter_link.rsplit("/", 1)[1]) == "abc123"
+
+
+def newsletter_token(public_id: str) -> str:
+    from forum.newsletter.tokens import Purpose, make_token
+
+    return make_token(Purpose.UNSUBSCRIBE, public_id)

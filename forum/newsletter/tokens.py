@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from forum.keys import signing_keys
 from forum.mail import public_url
 
 
@@ -25,7 +25,7 @@ class TokenExpired(Exception):
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose.value)
+    return URLSafeTimedSerializer(signing_keys(), salt=purpose.value)
 
 
 def make_token(purpose: Purpose, public_id: str) -> str:
