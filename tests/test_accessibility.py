@@ -161,9 +161,21 @@ def test_every_page_passes_axe_and_fits(chromium, live_server, pages, lang, size
         problems += _check(page, name, lang, size)
         if name == "apply":
             # the form with its error summary
-            page.locator("form.stack button[type=submit]").click()
+            page.locator("#apply-form button[type=submit]").click()
             page.wait_for_selector(".error-summary")
             problems += _check(page, "apply-errors", lang, size)
+            # an ineligible answer: the failure, the newsletter and the filled-in form
+            page.goto(
+                f"{live_server.url}{path}?state=DE-NW&role=mayor&body_type=city"
+                "&first_name=Jürgen&last_name=Öztürk&email=j@stadt.example&organisation=Stadt"
+            )
+            page.locator("#motivation").fill("Austausch mit Kolleg*innen")
+            page.locator("#challenge").fill("Sanierung der Grundschule")
+            page.locator("#commitment").check()
+            page.locator("#privacy_consent").check()
+            page.locator("#apply-form button[type=submit]").click()
+            page.wait_for_selector("[data-rule=state]")
+            problems += _check(page, "apply-ineligible", lang, size)
     context.close()
     assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)
 
