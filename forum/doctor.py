@@ -165,8 +165,8 @@ def check_workers() -> list[Finding]:
                 Finding(
                     "workers",
                     False,
-                    f"no RQ worker listens on the queue {queue!r}: its jobs wait. Start "
-                    f"`flask --app app rq worker {' '.join(current_app.config['RQ_QUEUES'])}`.",
+                    f"no RQ worker listens on the queue {queue!r}: its jobs wait. Start one, "
+                    f"e.g. `flask --app app rq worker {queue}` (docs/production.md).",
                 )
             )
     if schedulers:
