@@ -1,8 +1,9 @@
 """Every public and organizer page in a real browser (Debian's chromium through Playwright)
-against the service under gunicorn, in German and English, at phone (390x844) and desktop
-(1280x800) size: axe-core (from npm, ``package.json``; the test command installs it) finds no
-violation of any impact, and no page is wider than the window. Screenshots of every page go to
-``screenshots/`` (ignored by git), named ``<lang>-<size>-<page>.png``."""
+against the service under gunicorn, in German and English, at phone (390x844), desktop
+(1280x800) and the narrowest phone size (320x640): axe-core (from npm, ``package.json``; the
+test command installs it) finds no violation of any impact, and no page is wider than the
+window. Screenshots of every page go to ``screenshots/`` (ignored by git), named
+``<lang>-<size>-<page>.png``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
+SIZES = {"phone": (390, 844), "desktop": (1280, 800), "narrow": (320, 640)}
 PASSWORD = "richtig-langes-passwort"
 
 
@@ -110,6 +111,7 @@ def pages(app, client, make_round, make_application, make_organizer, write):
 
 
 WIDE_ELEMENTS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => !(e.parentElement && e.parentElement.closest('.table-scroll')))
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5
     && ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
   .slice(0, 4)
