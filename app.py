@@ -16,7 +16,19 @@ from forum import formatting
 from forum import mail as forum_mail
 from forum.config import Defaults
 from forum.db import configure_engine, reset_read_only, set_read_only
-from forum.extensions import babel, csrf, db, limiter, login, mail, migrate, rq, select_locale
+from forum.extensions import (
+    LANG_COOKIE,
+    LANGUAGES,
+    babel,
+    csrf,
+    db,
+    limiter,
+    login,
+    mail,
+    migrate,
+    rq,
+    select_locale,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -113,6 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         bounces_admin,
         devmail,
         feeds,
+        legal,
         models,
         newsletter,
         organizers,
@@ -130,6 +143,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bounces_admin.bp)
     app.register_blueprint(round_admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(legal.bp)
     app.cli.add_command(auth.organizer_cli)
     forum_cli.init_app(app)
     newsletter.init_app(app)
@@ -184,6 +198,22 @@ def _register_request_hooks(app: Flask) -> None:
         token = g.pop("read_only_token", None)
         if token is not None:
             reset_read_only(token)
+
+    @app.after_request
+    def _keep_language(response):
+        # The language switch (``?lang=``) is remembered for a year, also after the browser
+        # closed the session: a functional cookie, no consent needed.
+        chosen = request.args.get("lang")
+        if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
+            response.set_cookie(
+                LANG_COOKIE,
+                chosen,
+                max_age=365 * 24 * 3600,
+                secure=app.config["SESSION_COOKIE_SECURE"],
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
 
     @app.after_request
     def _security_headers(response):

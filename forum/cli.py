@@ -139,6 +139,9 @@ def bounces_import_command(path: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from . import doctor
+
+    doctor.init_app(app)
     app.cli.add_command(forum_cli)
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(privacy_cli)

@@ -95,6 +95,27 @@ class Defaults:
     # Origins (e.g. ["https://www.partner.example"]) whose pages may show /embed/forums/<slug>
     # in an iframe (CSP frame-ancestors); empty: no site may frame it.
     EMBED_ORIGINS: list[str] = []
+    # Legal pages (footer): the privacy notice names the controller (Art. 13 DSGVO), the legal
+    # notice (/impressum, § 5 DDG) the provider, the accessibility statement (/barrierefreiheit,
+    # BITV 2.0) a feedback contact. The defaults are placeholders: `flask doctor` reports them.
+    LEGAL_CONTROLLER_NAME = "Kommunalforum (Beispiel), bitte FORUM_LEGAL_CONTROLLER_NAME setzen"
+    LEGAL_CONTROLLER_ADDRESS = "Musterstraße 1, 12345 Musterstadt"
+    LEGAL_CONTROLLER_EMAIL = "datenschutz@kommunalforum.example"
+    LEGAL_CONTROLLER_PHONE = ""  # optional
+    LEGAL_REPRESENTATIVE = ""  # who represents the provider (Impressum), optional
+    LEGAL_DATA_PROTECTION_OFFICER = ""  # name and contact of the DPO, if there is one
+    LEGAL_REGISTER = ""  # e.g. "Vereinsregister Amtsgericht Nürnberg, VR 1234", optional
+    LEGAL_VAT_ID = ""  # optional
+    LEGAL_CONTENT_RESPONSIBLE = ""  # responsible for the content (§ 18 Abs. 2 MStV), optional
+    LEGAL_SUPERVISORY_AUTHORITY = (
+        "Bayerisches Landesamt für Datenschutzaufsicht, Promenade 18, 91522 Ansbach"
+    )
+    ACCESSIBILITY_CONTACT_EMAIL = "barrierefreiheit@kommunalforum.example"
+    ACCESSIBILITY_STATEMENT_DATE = "2026-11-30"  # when the statement was last checked
+    ACCESSIBILITY_ENFORCEMENT = (
+        "Schlichtungsstelle nach § 16 BGG, Mauerstraße 53, 10117 Berlin, "
+        "https://www.schlichtungsstelle-bgg.de"
+    )
 
     DEV_MAIL_INBOX = False  # the development inbox at /dev/mail; never in production
     MAINTENANCE_INTERVAL = 60  # seconds between scheduled maintenance runs

@@ -37,8 +37,13 @@ limiter = Limiter(key_func=get_remote_address)
 LANGUAGES = ("de", "en")
 
 
+#: The cookie that keeps the language chosen with ``?lang=`` (or the switch) beyond the session.
+LANG_COOKIE = "lang"
+
+
 def select_locale() -> str:
-    """German first: an explicit choice (``?lang=``, stored in the session) wins; otherwise
+    """German first: an explicit choice (``?lang=``, also in every link of a mail to someone
+    who chose English) wins, and is kept in the session and the ``lang`` cookie; otherwise
     German, whatever the browser prefers (many German offices run English browsers)."""
     try:
         chosen = request.args.get("lang")
@@ -49,4 +54,6 @@ def select_locale() -> str:
         return chosen
     if session.get("lang") in LANGUAGES:
         return session["lang"]
+    if request.cookies.get(LANG_COOKIE) in LANGUAGES:
+        return request.cookies[LANG_COOKIE]
     return "de"

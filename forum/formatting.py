@@ -41,11 +41,23 @@ def deadline(value: str | datetime) -> str:
     return f"{format_date(when, 'full')}, {format_time(when, 'short')}"
 
 
+def timestamp(value: str | datetime | None, pattern: str = "medium") -> str:
+    """One format for every point in time on pages and in mails: ``31.01.2027, 23:59``
+    (``Jan 31, 2027, 11:59 PM``), Berlin time, no seconds. ``short``/``medium`` (the names the
+    templates use) both give it; a CLDR pattern (``d. MMMM y``) is used as given."""
+    if not value:
+        return ""
+    when = _dt(value)
+    if pattern in ("short", "medium"):
+        return f"{format_date(when, 'medium')}, {format_time(when, 'short')}"
+    return format_datetime(when, pattern)
+
+
 def register(env) -> None:
     env.filters["meeting_span"] = meeting_span
     env.filters["deadline"] = deadline
     env.filters["markdown"] = render_markdown
-    env.filters["datetime"] = lambda v, f="medium": format_datetime(_dt(v), f) if v else ""
+    env.filters["datetime"] = timestamp
     env.filters["date"] = lambda v, f="long": format_date(_dt(v), f) if v else ""
 
 
@@ -90,9 +102,24 @@ def protect_gender_star(text: str) -> str:
     return _GENDER_STAR.sub(r"\\*", text)
 
 
+_NUMBER_IN_BULLET = re.compile(r"^([ \t]*[-*+][ \t]+)(\d+)\.(?=[ \t])", re.M)
+
+
+def protect_list_numbers(text: str) -> str:
+    """``- 1. Arbeitstreffen`` is a bullet whose text starts with a number, not a numbered list
+    inside a bullet (as Markdown would read it)."""
+    return _NUMBER_IN_BULLET.sub(r"\1\2\\.", text)
+
+
+def organizer_markdown_source(text: str) -> str:
+    """What organizers write, made ready for Markdown: HTML escaped, gender stars and numbers
+    at the start of bullets kept as typed."""
+    return protect_list_numbers(protect_gender_star(str(escape(text or ""))))
+
+
 def render_markdown(text: str) -> Markup:
     """Organizers write Markdown, not HTML: raw HTML is escaped first, images are dropped,
     links keep only http, https and mailto targets."""
-    source = protect_gender_star(str(escape(text or "")))
+    source = organizer_markdown_source(text)
     html = markdown.markdown(source, extensions=["sane_lists", SafeMarkdown()])
     return Markup(html)

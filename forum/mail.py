@@ -17,6 +17,7 @@ from email import charset as email_charset
 from email.mime.text import MIMEText
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlencode
 
 import jinja2
 from flask import Flask, current_app
@@ -170,9 +171,14 @@ def normalize_email(address: str) -> str:
     return address.strip().lower()
 
 
-def public_url(path: str) -> str:
-    """An absolute link for mails, under ``PUBLIC_BASE_URL`` (links in mails are contracts)."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+def public_url(path: str, locale: str | None = None) -> str:
+    """An absolute link for mails, under ``PUBLIC_BASE_URL`` (links in mails are contracts).
+    With the reader's language other than German, the link carries it (``?lang=en``): the
+    page it opens speaks the language of the mail, the path stays the same."""
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    if locale and locale != "de":
+        url += ("&" if "?" in path else "?") + urlencode({"lang": locale})
+    return url
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -304,12 +304,35 @@ def group_delete(slug: str, group_id: int):
 @bp.get("/rounds/<slug>/applications.csv")
 @organizer_required
 def export(slug: str):
+    """The machine-readable CSV (the contract); ``?format=excel``: the variant for German Excel
+    (semicolons, labels, local times)."""
     rnd = round_or_404(slug)
-    audit.record_read("export", f"round {rnd.slug}", "applications.csv")
-    response = Response(
-        stream_with_context(dashboard.export_csv(rnd)), mimetype="text/csv; charset=utf-8"
+    if request.args.get("format", "") not in ("", "excel"):
+        abort(400)
+    audit.record_read(
+        "export", f"round {rnd.slug}", f"applications.csv {request.args.get('format', '')}"
     )
-    response.headers["Content-Disposition"] = f'attachment; filename="{rnd.slug}-bewerbungen.csv"'
+    if request.args.get("format") == "excel":
+        rows = dashboard.export_excel_csv(rnd, admission.status_label)
+        name = f"{rnd.slug}-bewerbungen-excel.csv"
+    else:
+        rows, name = dashboard.export_csv(rnd), f"{rnd.slug}-bewerbungen.csv"
+    response = Response(stream_with_context(rows), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/rounds/<slug>/applications.xlsx")
+@organizer_required
+def export_xlsx(slug: str):
+    rnd = round_or_404(slug)
+    audit.record_read("export", f"round {rnd.slug}", "applications.xlsx")
+    response = Response(dashboard.export_xlsx(rnd, admission.status_label), content_type=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{rnd.slug}-bewerbungen.xlsx"'
     response.headers["Cache-Control"] = "no-store"
     return response
 

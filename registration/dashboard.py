@@ -11,11 +11,14 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from math import ceil
 
+from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from sqlalchemy import Select, func, or_, select
 
-from forum.codes import BODY_TYPES, ROLES, STATES
+from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label
 from forum.extensions import db
 from forum.models import Round
 
@@ -293,6 +296,8 @@ def neutralise(value) -> str:
     against CSV injection); other values are written as they are."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")  # UTC, ISO 8601, no microseconds
     if hasattr(value, "isoformat"):
         return value.isoformat()
     text = str(value)
@@ -347,3 +352,114 @@ def export_csv(rnd: Round) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+# --- for spreadsheets (Excel): labels, local times ---------------------------------------------
+
+_LABELLED = {"body_type": BODY_TYPES, "state": STATES, "role": ROLES, "department": DEPARTMENTS}
+
+
+def _column_titles() -> dict[str, str]:
+    return {
+        "id": _("Nr."),
+        "status": _("Status"),
+        "first_name": _("Vorname"),
+        "last_name": _("Nachname"),
+        "email": _("E-Mail-Adresse"),
+        "phone": _("Telefon"),
+        "organisation": _("Kommune / Organisation"),
+        "body_type": _("Art der Kommune"),
+        "state": _("Bundesland"),
+        "role": _("Funktion"),
+        "department": _("Bereich"),
+        "waitlist_position": _("Platz auf der Warteliste"),
+        "offer_deadline": _("Frist für die Zusage"),
+        "created_at": _("Eingegangen"),
+        "confirmed_at": _("Bestätigt"),
+        "motivation": _("Motivation"),
+        "challenge": _("Herausforderung"),
+    }
+
+
+def _local(value: datetime) -> datetime:
+    """Local wall-clock time (``BABEL_DEFAULT_TIMEZONE``, Berlin) without a zone, as a
+    spreadsheet shows and sorts it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return to_user_timezone(value).replace(tzinfo=None)
+
+
+def _labelled_rows(rnd: Round, status_label) -> Iterator[list]:
+    """The export's rows with labels for codes and Berlin times (datetimes, not text)."""
+    columns = [getattr(Application, name) for name in CSV_COLUMNS]
+    result = db.session.execute(
+        select(*columns)
+        .where(Application.round_id == rnd.id)
+        .order_by(Application.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in result:
+        out = []
+        for name, value in zip(CSV_COLUMNS, row, strict=True):
+            if isinstance(value, datetime):
+                value = _local(value)
+            elif name == "status":
+                value = status_label(value)
+            elif name in _LABELLED and value:
+                value = label(_LABELLED[name], value)
+            out.append(value)
+        yield out
+
+
+def export_excel_csv(rnd: Round, status_label) -> Iterator[str]:
+    """For German Excel: semicolons, column titles and labels in the page's language, Berlin
+    times as ``31.01.2027 23:59``; cells a spreadsheet would run as a formula still get the
+    apostrophe (the XLSX export needs none)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    buffer.write("\ufeff")
+    titles = _column_titles()
+    writer.writerow([titles[name] for name in CSV_COLUMNS])
+    for row in _labelled_rows(rnd, status_label):
+        writer.writerow(
+            [
+                v.strftime("%d.%m.%Y %H:%M") if isinstance(v, datetime) else neutralise(v)
+                for v in row
+            ]
+        )
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export_xlsx(rnd: Round, status_label) -> bytes:
+    """The same as :func:`export_excel_csv` as an Excel workbook (openpyxl, write-only mode):
+    text cells are text (never formulas), times are date cells."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(rnd.slug[:31])
+    titles = _column_titles()
+    header = []
+    for name in CSV_COLUMNS:
+        cell = WriteOnlyCell(sheet, value=titles[name])
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for row in _labelled_rows(rnd, status_label):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, datetime):
+                cell.number_format = "DD.MM.YYYY HH:MM"
+            elif isinstance(value, str):
+                cell.data_type = "s"  # text, also when it starts with "=" or "+"
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

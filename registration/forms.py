@@ -196,6 +196,16 @@ class ApplicationForm(BoundedForm):
             self.organisation.label.text = _l("Organisation (Privatpersonen: Wohnort)")
         return self
 
+    def offer_only(self, rnd) -> None:
+        """Offer in the three eligibility lists only what the round accepts (a list the round
+        leaves empty accepts all). A value already given that the round does not accept (from
+        a link's query string) stays selectable, so that the eligibility check can say why."""
+        for name, table in (("state", STATES), ("role", ROLES), ("body_type", BODY_TYPES)):
+            allowed = getattr(rnd, name + "s") or list(table)
+            field = getattr(self, name)
+            codes = [c for c in table if c in allowed or c == field.data]
+            field.choices = [field.choices[0]] + [SelectChoice(c, table[c]) for c in codes]
+
     def validate_body_type(self, field):
         if field.data not in BODY_TYPES:
             raise ValidationError(CHOOSE)

@@ -20,15 +20,20 @@ from .tokens import Purpose, make_token
 
 
 def confirm_url(application: Application) -> str:
-    return public_url(f"/applications/confirm/{make_token(Purpose.CONFIRM, application.public_id)}")
+    token = make_token(Purpose.CONFIRM, application.public_id)
+    return public_url(f"/applications/confirm/{token}", application.locale)
 
 
 def status_url(application: Application) -> str:
-    return public_url(f"/status/{make_token(Purpose.STATUS, application.public_id)}")
+    return public_url(
+        f"/status/{make_token(Purpose.STATUS, application.public_id)}", application.locale
+    )
 
 
 def offer_url(application: Application) -> str:
-    return public_url(f"/offers/{make_token(Purpose.OFFER, application.public_id)}")
+    return public_url(
+        f"/offers/{make_token(Purpose.OFFER, application.public_id)}", application.locale
+    )
 
 
 def _meeting_context(m) -> dict:

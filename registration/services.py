@@ -144,6 +144,22 @@ def store_application(
     return SubmitResult(Outcome.CREATED, application)
 
 
+def pending_form_data(rnd: Round, public_id: str | None) -> dict:
+    """The answers of an application still waiting for its address to be confirmed, to fill
+    the form again (the person noticed a typo in the address); empty once it moved on."""
+    if not public_id:
+        return {}
+    application = _application_by_public_id(public_id)
+    if application is None or application.round_id != rnd.id:
+        return {}
+    if application.status != Status.PENDING_EMAIL:
+        return {}
+    data = {name: getattr(application, name) for name in APPLICATION_FIELDS}
+    # The consent is asked again: a box ticked for the person is no consent.
+    data.update(commitment=application.commitment, newsletter=application.newsletter_requested)
+    return data
+
+
 class ConfirmOutcome(StrEnum):
     READY = "ready"  # valid, still to be confirmed (the GET page shows the button)
     CONFIRMED = "confirmed"

@@ -10,6 +10,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -44,6 +45,7 @@ from .services import (
     application_for_status_token,
     check_confirm_token,
     confirm_application,
+    pending_form_data,
     resend_confirmation,
     submit_application,
 )
@@ -80,6 +82,11 @@ def apply(slug: str):
             if value:
                 field = getattr(form, name)
                 field.data = value[: max_length(field) or 254]
+        if request.args.get("correct"):
+            # "Wrong address?" from the check-inbox page: the form again, as it was sent.
+            for name, value in pending_form_data(rnd, _applied(rnd).get("id")).items():
+                getattr(form, name).data = value
+    form.offer_only(rnd)
     phase = rnd.phase()
     context = {
         "round": rnd,
@@ -98,8 +105,9 @@ def apply(slug: str):
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
     if result.outcome == Outcome.INELIGIBLE:
         db.session.rollback()
+        # The form comes along, filled in: nothing typed is lost.
         return render_template(
-            "registration/ineligible.html", round=rnd, failures=result.failures, form=form
+            "registration/ineligible.html", failures=result.failures, **context
         ), 422
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
@@ -109,7 +117,13 @@ def apply(slug: str):
         form.email.errors = [NOT_INVITED()]
         return render_template("registration/apply.html", **context), 403
     db.session.commit()
-    # Same page for a new application and for a duplicate: nobody learns who applied.
+    # Same page for a new application and for a duplicate: nobody learns who applied. The page
+    # names the address typed; only an application made here can be opened again to correct it.
+    session["applied"] = {
+        "round": rnd.slug,
+        "email": form.email.data,
+        "id": result.application.public_id if result.outcome == Outcome.CREATED else None,
+    }
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
 
 
@@ -203,10 +217,15 @@ def invitation_decline(token: str):
     return render_template("registration/invitation_declined.html", invitation=invitation)
 
 
+def _applied(rnd: Round) -> dict:
+    applied = session.get("applied")
+    return applied if isinstance(applied, dict) and applied.get("round") == rnd.slug else {}
+
+
 @bp.get("/rounds/<slug>/check-inbox")
 def check_inbox(slug: str):
     rnd = _round_or_404(slug)
-    return render_template("registration/check_inbox.html", round=rnd)
+    return render_template("registration/check_inbox.html", round=rnd, applied=_applied(rnd))
 
 
 @bp.route("/applications/confirm/<token>", methods=["GET", "POST"])
@@ -372,6 +391,7 @@ def _offer_page(application, token, form, code, invalid=False):
         form=form,
         expired=expired,
         invalid=invalid,
+        now=now,
         status_link=url_for(
             "registration.status", token=make_token(Purpose.STATUS, application.public_id)
         ),

@@ -19,6 +19,8 @@ need_apt() {
 ensure_venv() {
   local extra="${1:-}"
   if [ ! -x "$VENV/bin/python" ]; then
+    # Debian's python3 comes without venv/ensurepip: the package python3-venv brings them.
+    python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_apt python3-venv
     echo ">> creating virtual environment in $VENV"
     python3 -m venv "$VENV"
   fi

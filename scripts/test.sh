@@ -5,7 +5,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
 need_apt redis-server postgresql chromium curl
+command -v npm >/dev/null || need_apt nodejs npm
 ensure_venv "[test]"
+# axe-core for the accessibility test (tests/test_accessibility.py), pinned in package-lock.json
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo ">> npm ci (axe-core)"
+  npm ci --no-audit --no-fund --silent
+fi
 PY="$VENV/bin/python"
 
 echo ">> ruff"

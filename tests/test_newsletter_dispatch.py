@@ -26,7 +26,9 @@ from forum.newsletter.models import (
 )
 from forum.newsletter.tokens import Purpose, read_token
 
-UNSUBSCRIBE = re.compile(r"https://forum\.example\.org/newsletter/unsubscribe/([A-Za-z0-9_.\-]+)")
+UNSUBSCRIBE = re.compile(
+    r"https://forum\.example\.org/newsletter/unsubscribe/([A-Za-z0-9_.\-]+)(?:\?lang=en)?"
+)
 
 
 def add_subscribers(confirmed: int, pending: int = 0, unsubscribed: int = 0) -> list[str]:

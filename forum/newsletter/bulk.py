@@ -44,8 +44,9 @@ class Envelope:
 class MessageFactory:
     """One rendered mail (with :data:`UNSUBSCRIBE_PLACEHOLDER`) → a message per recipient."""
 
-    def __init__(self, template: RenderedMail):
+    def __init__(self, template: RenderedMail, locale: str | None = None):
         self.template = template
+        self.locale = locale  # of the readers: their unsubscribe links carry it
         skeleton = RenderedMail(
             subject=template.subject,
             text=_TEXT,
@@ -81,7 +82,7 @@ class MessageFactory:
         if not recipient.isascii():
             # Subscribing refuses such addresses; an old or imported row must not stop a batch.
             raise MailHeaderError(f"refusing recipient {recipient!r}: not an ASCII address")
-        url = unsubscribe_url(subscriber_public_id)
+        url = unsubscribe_url(subscriber_public_id, self.locale)
         text = _qp(self.template.text.replace(UNSUBSCRIBE_PLACEHOLDER, url))
         html = _qp(self.template.html.replace(UNSUBSCRIBE_PLACEHOLDER, url))
         data = (

@@ -295,7 +295,7 @@ class BatchSource:
         locale, subject, body = self.announcement.text_for(item.locale)
         if locale not in self.factories:
             self.factories[locale] = MessageFactory(
-                render_template_for_batch(subject, body, locale, self.contact)
+                render_template_for_batch(subject, body, locale, self.contact), locale
             )
         envelope = self.factories[locale].build(item.email, item.public_id)
         return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)

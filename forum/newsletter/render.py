@@ -14,7 +14,7 @@ import markdown as md
 from flask import current_app
 from markupsafe import Markup, escape
 
-from forum.formatting import protect_gender_star
+from forum.formatting import organizer_markdown_source
 from forum.mail import RenderedMail, render_mail
 
 UNSUBSCRIBE_PLACEHOLDER = "NEWSLETTERUNSUBSCRIBEURLPLACEHOLDER"
@@ -127,7 +127,7 @@ def body_to_html(text: str) -> Markup:
     ``**bold**``, headings, links) as HTML. Escaped first, so no HTML of the author gets
     through; then Markdown's output passes an allowlist (:class:`_Sanitizer`): no images, no
     links other than http, https and mailto. Bare URLs outside of links become links."""
-    html = md.markdown(protect_gender_star(str(escape(text or ""))), extensions=["sane_lists"])
+    html = md.markdown(organizer_markdown_source(text), extensions=["sane_lists"])
     sanitizer = _Sanitizer()
     sanitizer.feed(html)
     return Markup(sanitizer.result())

@@ -171,7 +171,7 @@ def request_subscription(
         locale,
         {
             "name": name,
-            "confirm_url": confirm_url(record.public_id),
+            "confirm_url": confirm_url(record.public_id, locale),
             "source": source,
             "round_title": rnd.title if rnd else "",
             "valid_days": _confirm_days(),

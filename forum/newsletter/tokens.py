@@ -45,10 +45,11 @@ def read_token(purpose: Purpose, token: str, max_age: int | None = None) -> str:
     return payload
 
 
-def confirm_url(consent_public_id: str) -> str:
-    return public_url(f"/newsletter/confirm/{make_token(Purpose.CONFIRM, consent_public_id)}")
+def confirm_url(consent_public_id: str, locale: str | None = None) -> str:
+    token = make_token(Purpose.CONFIRM, consent_public_id)
+    return public_url(f"/newsletter/confirm/{token}", locale)
 
 
-def unsubscribe_url(subscriber_public_id: str) -> str:
+def unsubscribe_url(subscriber_public_id: str, locale: str | None = None) -> str:
     token = make_token(Purpose.UNSUBSCRIBE, subscriber_public_id)
-    return public_url(f"/newsletter/unsubscribe/{token}")
+    return public_url(f"/newsletter/unsubscribe/{token}", locale)
