@@ -26,7 +26,7 @@ from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import delivery, redis_guard
-from .db import read_only, utcnow
+from .db import execute_dml, read_only, utcnow
 from .extensions import db, rq
 from .mail import build_message, envelope_sender, render_mail
 from .models import MailEventKind, OutboxMessage
@@ -174,7 +174,7 @@ class OutboxSource:
             conditions.append(
                 or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now)
             )
-        result = db.session.execute(
+        result = execute_dml(
             update(_outbox)
             .where(*conditions)
             .values(claimed_until=until, attempts=_outbox.c.attempts + 1)

@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import Flask, current_app
 from sqlalchemy import func, select, update
 
-from .db import utcnow
+from .db import execute_dml, utcnow
 from .extensions import db
 from .mail import normalize_email
 from .models import MailEvent, MailEventKind, OutboxMessage, Suppression
@@ -69,10 +69,8 @@ def erase_mail_delivery(key: str, reason: str) -> int:
     newsletter record is deleted with them, so nothing is mailed to it any more)."""
     from sqlalchemy import delete
 
-    count = db.session.execute(delete(MailEvent).where(MailEvent.email_normalized == key)).rowcount
-    count += db.session.execute(
-        delete(Suppression).where(Suppression.email_normalized == key)
-    ).rowcount
+    count = execute_dml(delete(MailEvent).where(MailEvent.email_normalized == key)).rowcount
+    count += execute_dml(delete(Suppression).where(Suppression.email_normalized == key)).rowcount
     return count
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from forum.codes import BODY_TYPES, ROLES, STATES
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
 from forum.models import Round
@@ -352,7 +352,7 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
     for invitation_id, created_at, days in candidates:
         if created_at > now - timedelta(days=days):
             continue
-        claimed = db.session.execute(
+        claimed = execute_dml(
             update(Invitation)
             .where(
                 Invitation.id == invitation_id,
@@ -401,7 +401,7 @@ def export_invitations(key: str) -> list[dict]:
 
 def erase_invitations(key: str, reason: str) -> int:
     """Erasure on request: the invitations of the address are deleted. Does not commit."""
-    result = db.session.execute(delete(Invitation).where(Invitation.email_normalized == key))
+    result = execute_dml(delete(Invitation).where(Invitation.email_normalized == key))
     return result.rowcount or 0
 
 
@@ -420,8 +420,6 @@ def delete_finished_invitations(now: datetime | None = None) -> int:
     ids = [rnd.id for rnd in rounds if finished_before(rnd) < cutoff]
     count = 0
     if ids:
-        count = (
-            db.session.execute(delete(Invitation).where(Invitation.round_id.in_(ids))).rowcount or 0
-        )
+        count = execute_dml(delete(Invitation).where(Invitation.round_id.in_(ids))).rowcount or 0
     db.session.commit()
     return count

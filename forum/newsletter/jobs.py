@@ -24,7 +24,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
 
 from forum import delivery
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db, rq
 from forum.mail import envelope_sender
 from forum.models import MailEventKind
@@ -190,7 +190,7 @@ def dispatch_announcement(announcement_id: int) -> str:
 
 def finish_if_done(announcement_id: int) -> bool:
     now = utcnow()
-    done = db.session.execute(
+    done = execute_dml(
         update(Announcement)
         .where(
             Announcement.id == announcement_id,
@@ -247,7 +247,7 @@ class BatchSource:
 
     def claim(self, item_id: int, until, now) -> bool:
         return (
-            db.session.execute(
+            execute_dml(
                 update(_deliveries)
                 .where(
                     _deliveries.c.id == item_id,

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.models import OutboxMessage, Round
 from forum.outbox import queue_mail
@@ -285,7 +285,7 @@ def unsubscribe(token: str, via: str) -> tuple[UnsubscribeOutcome, Subscriber | 
     if subscriber is None:
         return UnsubscribeOutcome.INVALID, None
     now = utcnow()
-    changed = db.session.execute(
+    changed = execute_dml(
         update(Subscriber)
         .where(
             Subscriber.id == subscriber.id,
@@ -489,7 +489,7 @@ def prune_unconfirmed(now: datetime | None = None) -> int:
         ~confirmed_before,
     )
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_(ids)))
-    count = db.session.execute(
+    count = execute_dml(
         delete(Subscriber)
         .where(Subscriber.id.in_(ids))
         .execution_options(synchronize_session=False)
