@@ -205,10 +205,7 @@ def lock_row(model: type[T], pk: int) -> T:
     the transaction already holds the write lock since ``BEGIN IMMEDIATE``). Refreshes the
     identity map so the values read are those after the lock was granted."""
     stmt = (
-        select(model)
-        .where(model.id == pk)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(model).filter_by(id=pk).with_for_update().execution_options(populate_existing=True)
     )
     return db.session.execute(stmt).scalar_one()
 

@@ -136,13 +136,13 @@ def record_event(
         )
         if lifted is not None and lifted > since:
             since = lifted  # bounces before a lift do not count again
-        count = db.session.scalar(
+        count = db.session.scalars(
             select(func.count(MailEvent.id)).where(
                 MailEvent.email_normalized == key,
                 MailEvent.kind == MailEventKind.SOFT_BOUNCE.value,
                 MailEvent.created_at >= since,
             )
-        )
+        ).one()
         if count >= int(current_app.config["SOFT_BOUNCE_LIMIT"]):
             suppress(key, "soft_bounces", f"{count} soft bounces, the last: {label}"[:500])
     return event

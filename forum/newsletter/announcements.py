@@ -140,9 +140,9 @@ def request_dispatch(announcement: Announcement, again: bool = False) -> Announc
 
 
 def confirmed_count() -> int:
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count(Subscriber.id)).where(Subscriber.status == "confirmed")
-    )
+    ).one()
 
 
 @dataclass
