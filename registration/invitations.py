@@ -35,7 +35,7 @@ from forum.mail import normalize_email
 from forum.models import Round
 
 from . import admission, eligibility, notifications
-from .models import Invitation
+from .models import Application, Invitation
 from .tokens import Purpose, TokenExpired, TokenInvalid, make_token, read_token
 
 COLUMNS = ("email", "first_name", "last_name", "organisation", "state", "role", "body_type")
@@ -233,7 +233,7 @@ class Answer(StrEnum):
 @dataclass
 class AnswerResult:
     answer: Answer
-    application: object | None = None
+    application: Application | None = None
     failures: list = field(default_factory=list)
 
 
@@ -270,6 +270,7 @@ def apply_with_invitation(
     result = services.store_application(rnd, data, locale, now, confirmed=True)
     if result.outcome == services.Outcome.DUPLICATE:
         return AnswerResult(Answer.DUPLICATE, result.application)
+    assert result.application is not None  # a stored application comes with its result
     invitation.application_id = result.application.id
     return AnswerResult(Answer.SUBMITTED, result.application)
 
@@ -364,6 +365,7 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
         )
         if claimed.rowcount == 1:
             invitation = db.session.get(Invitation, invitation_id)
+            assert invitation is not None  # the claim above just updated its row
             notifications.notify_invitation_reminder(invitation, invitation_token(invitation))
             sent += 1
         db.session.commit()

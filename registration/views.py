@@ -181,6 +181,7 @@ def invitation(token: str):
     if result.answer == Answer.DUPLICATE:
         return render_template("registration/invitation_answered.html", invitation=invitation)
     flash(_("Vielen Dank! Ihre Anmeldung ist eingegangen."), "success")
+    assert result.application is not None  # SUBMITTED carries the application
     return redirect(
         url_for(
             "registration.status", token=make_token(Purpose.STATUS, result.application.public_id)
@@ -234,7 +235,7 @@ def confirm(token: str):
 
 
 @bp.post("/applications/confirm/<token>/resend")
-@limiter.limit("5 per hour", key_func=lambda: request.view_args.get("token", ""))
+@limiter.limit("5 per hour", key_func=lambda: (request.view_args or {}).get("token", ""))
 def resend(token: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
