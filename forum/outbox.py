@@ -118,8 +118,7 @@ def request_flush(check_waiting: bool = False) -> bool:
         if not redis.set(FLUSH_KEY, job_id, nx=True, ex=FLUSH_SECONDS + 60):
             waiting = redis.get(FLUSH_KEY)
             # redis-py types a sync client's answers as "Awaitable | Any" (shared with asyncio)
-            decoded = waiting.decode() if waiting else ""  # type: ignore[union-attr]
-            if not check_waiting or (decoded and _pending(decoded, redis)):
+            if not check_waiting or (waiting and _pending(waiting.decode(), redis)):  # type: ignore[union-attr]
                 return True
             redis.set(FLUSH_KEY, job_id, ex=FLUSH_SECONDS + 60)
         queue.enqueue(
