@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .db import utcnow
+from .db import execute_dml, utcnow
 from .extensions import db, limiter, login
 from .form_limits import BoundedForm
 from .keys import secret_keys
@@ -120,7 +120,7 @@ def end_all_sessions(organizer: Organizer) -> int:
     """Sign the organizer out on every browser (their sessions' rows go, the account token
     changes). Returns how many sessions ended; the caller commits."""
     organizer.session_token = secrets.token_hex(16)
-    return db.session.execute(
+    return execute_dml(
         delete(OrganizerSession).where(OrganizerSession.organizer_id == organizer.id)
     ).rowcount
 

@@ -26,8 +26,9 @@ import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import Message
-from email.utils import parseaddr
+from email.utils import collapse_rfc2231_value, parseaddr
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from flufl.bounce import all_failures
@@ -108,7 +109,7 @@ class Verdict:
 
 def _is_arf(msg: Message) -> bool:
     if msg.get_content_type() == "multipart/report":
-        if (msg.get_param("report-type") or "").lower() == "feedback-report":
+        if collapse_rfc2231_value(msg.get_param("report-type") or "").lower() == "feedback-report":
             return True
     return any(part.get_content_type() == "message/feedback-report" for part in msg.walk())
 
@@ -122,7 +123,8 @@ def _dsn_fields(msg: Message) -> list[dict[str, str]] | None:
         payload = part.get_payload()
         if isinstance(payload, list):  # the email package parses the blocks as messages
             for block in payload:
-                blocks.append({k.lower(): str(v) for k, v in block.items()})
+                if isinstance(block, Message):
+                    blocks.append({k.lower(): str(v) for k, v in block.items()})
         else:
             text = payload if isinstance(payload, str) else ""
             for chunk in re.split(r"\r?\n\s*\r?\n", text):
@@ -142,7 +144,7 @@ def classify(msg: Message) -> Verdict:
         for part in msg.walk():
             if part.get_content_type() == "message/feedback-report":
                 payload = part.get_payload()
-                if isinstance(payload, list) and payload:
+                if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                     feedback = str(payload[0].get("Feedback-Type", ""))
                 else:
                     found = re.search(r"Feedback-Type:\s*(\S+)", str(payload), re.IGNORECASE)
@@ -185,8 +187,8 @@ class Result:
 def _target(ref: Reference) -> tuple[str, dict] | None:
     """The address a reference names, and the ids for the event."""
     if ref.kind == "o":
-        row = db.session.get(OutboxMessage, ref.item_id)
-        return (row.recipient, {"outbox_message_id": row.id}) if row else None
+        message = db.session.get(OutboxMessage, ref.item_id)
+        return (message.recipient, {"outbox_message_id": message.id}) if message else None
     from .newsletter.models import Delivery, Subscriber
 
     row = db.session.execute(
@@ -241,7 +243,7 @@ def _messages(path: Path):
     """Raw messages in a file (.eml, or an mbox) or a folder (a Maildir, or .eml files)."""
     if path.is_dir():
         if (path / "cur").is_dir() and (path / "new").is_dir():
-            box = mailbox.Maildir(str(path), factory=None, create=False)
+            box: mailbox.Mailbox[Any] = mailbox.Maildir(str(path), factory=None, create=False)
             for key in box.iterkeys():
                 yield f"{path}:{key}", box.get_bytes(key)
             return

@@ -112,7 +112,8 @@ def bounces_serve_command(host: str, port: int) -> None:
 
     if not current_app.config["BOUNCE_ADDRESS"]:
         raise click.ClickException("FORUM_BOUNCE_ADDRESS is not set")
-    serve(current_app._get_current_object(), host, port)
+    # current_app is a LocalProxy that Flask types as Flask, without the proxy's method
+    serve(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
 
 
 @bounces_cli.command("import")

@@ -28,12 +28,13 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import has_request_context
 from sqlalchemy import DateTime, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -204,9 +205,13 @@ def lock_row(model: type[T], pk: int) -> T:
     the transaction already holds the write lock since ``BEGIN IMMEDIATE``). Refreshes the
     identity map so the values read are those after the lock was granted."""
     stmt = (
-        select(model)
-        .where(model.id == pk)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(model).filter_by(id=pk).with_for_update().execution_options(populate_existing=True)
     )
     return db.session.execute(stmt).scalar_one()
+
+
+def execute_dml(statement: UpdateBase) -> CursorResult[Any]:
+    """Run an INSERT, UPDATE or DELETE in the session and return its cursor result, whose
+    ``rowcount`` says how many rows matched. (``Session.execute`` is typed as returning a plain
+    ``Result``, which has no ``rowcount``; for these statements it is a ``CursorResult``.)"""
+    return cast(CursorResult[Any], db.session.execute(statement))

@@ -142,6 +142,7 @@ PERMANENT = (
 
 def classify(exc: Exception, attempts: int, gives_up: bool) -> Failure:
     """The SMTP answer (or the error) and whether it is final."""
+    text: bytes | str
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         answers = list(exc.recipients.values())
         code, text = answers[0] if answers else (550, b"recipient refused")
@@ -207,8 +208,10 @@ def deliver(source: Source, ids: Iterable[int], deadline: float | None = None) -
                     except (OSError, smtplib.SMTPException) as exc:
                         raise _ConnectionLost() from exc
                 data = dkim_sign(envelope.data)
+                assert conn.host is not None  # connected by entering the context
                 conn.host.sendmail(envelope.sender, [envelope.recipient], data)
             except _ConnectionLost as lost:
+                assert isinstance(lost.__cause__, Exception)  # always raised "from" the error
                 pending = (item_id, classify(lost.__cause__, attempts, source.gives_up))
                 counts["connection_lost"] += 1
                 break

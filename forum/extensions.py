@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
@@ -23,6 +25,11 @@ class Base(DeclarativeBase):
 # expire_on_commit=False: a redirect after the commit must not open a new (write) transaction
 # just to read attributes it already had.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+if TYPE_CHECKING:
+    # mypy cannot use the attribute ``db.Model`` as a base class; to it a model is a Base.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()

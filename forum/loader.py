@@ -152,11 +152,13 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
             raise ForumFileError(at, "needs a UTC offset, e.g. 2027-03-10T10:00:00+01:00")
         return value
     if field.kind == "choice":
+        assert field.choices is not None  # every "choice" field lists them
         if not isinstance(value, str) or value not in field.choices:
             allowed = ", ".join(f'"{c}"' for c in field.choices)
             raise ForumFileError(at, f"unknown value {value!r}; allowed: {allowed}")
         return value
     if field.kind == "codes":
+        assert field.choices is not None  # every "codes" field lists them
         if not isinstance(value, list) or not value:
             raise ForumFileError(at, "expected a non-empty list of codes")
         for code in value:
@@ -182,6 +184,7 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
     if field.kind == "days":
         if not isinstance(value, list):
             raise ForumFileError(at, "expected a list of whole numbers of days, e.g. [7, 1]")
+        assert field.minimum is not None and field.maximum is not None  # every "days" field
         for day in value:
             if isinstance(day, bool) or not isinstance(day, int):
                 raise ForumFileError(at, f"expected whole numbers of days, got {day!r}")

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .db import UTCDateTime, utcnow
-from .extensions import db
+from .extensions import Model, db
 
 
 class AdmissionMode(enum.StrEnum):
@@ -30,7 +30,7 @@ class AdmissionMode(enum.StrEnum):
     FIRST_COME = "first_come"
 
 
-class Forum(db.Model):
+class Forum(Model):
     __tablename__ = "forum"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,7 +51,7 @@ class Forum(db.Model):
         return f"<Forum {self.slug}>"
 
 
-class Round(db.Model):
+class Round(Model):
     __tablename__ = "round"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,7 +118,7 @@ def _meeting_uid() -> str:
     return f"meeting-{secrets.token_hex(12)}"
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     """A working meeting. ``key`` is its identity within the round (forum file, pages); ``uid``
     is its calendar UID, made once and never changed; ``sequence`` counts the changes that
     calendars must see (RFC 5545 ``SEQUENCE``). A meeting is cancelled, not deleted, once anyone
@@ -170,7 +170,7 @@ def _default_meeting_keys(session: Session, _context, _instances) -> None:
         obj.key = f"m{n}"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One e-mail, written in the transaction of the change that causes it and delivered by the
     worker. ``template`` names a pair in ``mail_templates/``; ``context`` holds plain values."""
 
@@ -219,7 +219,7 @@ organizer_forum = db.Table(
 )
 
 
-class Organizer(db.Model):
+class Organizer(Model):
     """A staff account. An admin manages organizers and all forums; an organizer the forums
     assigned to them."""
 
@@ -261,7 +261,7 @@ class Organizer(db.Model):
         return f"<Organizer {self.email}>"
 
 
-class OrganizerSession(db.Model):
+class OrganizerSession(Model):
     """One signed-in browser of an organizer. The session cookie holds the random key, the
     database only its SHA-256: logging out deletes the row, and a copy of the cookie made
     before is worth nothing. "Log out everywhere" deletes all rows of the organizer."""
@@ -284,7 +284,7 @@ class MailEventKind(enum.StrEnum):
     LIFTED = "lifted"  # an organizer lifted the suppression
 
 
-class MailEvent(db.Model):
+class MailEvent(Model):
     """A bounce, a complaint, a refusal at send time, or a lifted suppression: the list that
     organizers read (``/admin/mail/bounces``). ``dedupe_key`` (the bounce's Message-ID, else a
     hash of it) makes importing the same mailbox twice change nothing."""
@@ -304,7 +304,7 @@ class MailEvent(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """The one suppression list: no newsletter mail goes to an address on it, transactional
     mail to it is held. ``lifted_at`` set: the address may be mailed again."""
 
@@ -324,7 +324,7 @@ class Suppression(db.Model):
         return self.lifted_at is None
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """One organizer action worth knowing later: who exported, who decided, who changed an
     account or erased data. Names ids and slugs, never an applicant's name or address (a keyed
     hash where an address is the target); no IP address. Shown to admins at /admin/audit."""

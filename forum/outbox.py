@@ -17,16 +17,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import Table, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import delivery, redis_guard
-from .db import read_only, utcnow
+from .db import execute_dml, read_only, utcnow
 from .extensions import db, rq
 from .mail import build_message, envelope_sender, render_mail
 from .models import MailEventKind, OutboxMessage
@@ -117,7 +117,8 @@ def request_flush(check_waiting: bool = False) -> bool:
         job_id = f"outbox-flush-{uuid.uuid4().hex[:16]}"
         if not redis.set(FLUSH_KEY, job_id, nx=True, ex=FLUSH_SECONDS + 60):
             waiting = redis.get(FLUSH_KEY)
-            if not check_waiting or (waiting and _pending(waiting.decode(), redis)):
+            # redis-py types a sync client's answers as "Awaitable | Any" (shared with asyncio)
+            if not check_waiting or (waiting and _pending(waiting.decode(), redis)):  # type: ignore[union-attr]
                 return True
             redis.set(FLUSH_KEY, job_id, ex=FLUSH_SECONDS + 60)
         queue.enqueue(
@@ -144,7 +145,7 @@ def enqueue_messages(ids: list[int]) -> int:
 
 # --- delivery ------------------------------------------------------------------------------------
 
-_outbox = OutboxMessage.__table__
+_outbox = cast(Table, OutboxMessage.__table__)
 _DUE = (
     _outbox.c.sent_at.is_(None),
     _outbox.c.failed_at.is_(None),
@@ -174,7 +175,7 @@ class OutboxSource:
             conditions.append(
                 or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now)
             )
-        result = db.session.execute(
+        result = execute_dml(
             update(_outbox)
             .where(*conditions)
             .values(claimed_until=until, attempts=_outbox.c.attempts + 1)
@@ -283,7 +284,8 @@ def deliver_due() -> dict[str, int]:
     if job is not None:
         try:  # from now on, a commit enqueues a new flush (this one may have read past it)
             redis = job.connection
-            if (redis.get(FLUSH_KEY) or b"").decode() == job.id:
+            # redis-py types a sync client's answers as "Awaitable | Any" (shared with asyncio)
+            if (redis.get(FLUSH_KEY) or b"").decode() == job.id:  # type: ignore[union-attr]
                 redis.delete(FLUSH_KEY)
         except Exception as exc:  # the key expires by itself
             log.warning("could not clear the flush key: %s", exc)
@@ -304,7 +306,7 @@ def due_count(include_waiting: bool = False) -> int:
             or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now)
         )
     with read_only():
-        count = db.session.scalar(select(func.count(_outbox.c.id)).where(*conditions))
+        count = db.session.scalars(select(func.count(_outbox.c.id)).where(*conditions)).one()
         db.session.commit()
     return count
 

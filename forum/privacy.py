@@ -25,7 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, current_app, render_template
 from sqlalchemy import delete, func, or_, select
 
-from .db import utcnow
+from .db import execute_dml, utcnow
 from .extensions import db
 from .models import OutboxMessage
 
@@ -144,7 +144,7 @@ def erase_outbox(key: str, now: datetime | None = None) -> int:
     holds (they would only carry the erased data out). A mail a worker is sending this very
     moment is left; erasing again later removes it."""
     now = now or utcnow()
-    return db.session.execute(
+    return execute_dml(
         delete(OutboxMessage)
         .where(
             _to_address(key),
@@ -197,7 +197,7 @@ def prune_outbox(now: datetime | None = None) -> int:
     confirmation mail."""
     now = now or utcnow()
     cutoff = now - timedelta(days=int(current_app.config.get("OUTBOX_RETENTION_DAYS", 180)))
-    count = db.session.execute(
+    count = execute_dml(
         delete(OutboxMessage)
         .where(
             OutboxMessage.created_at < cutoff,

@@ -320,14 +320,14 @@ def _choices(key: str, field: Field) -> list[tuple[str, Any]]:
 
     if field.kind == "choice":
         names = CHOICE_LABELS.get(key, {})
-        return [(c, names.get(c, c)) for c in field.choices]
+        return [(c, names.get(c, c)) for c in field.choices or ()]
     table = {"states": STATES, "roles": ROLES, "body_types": BODY_TYPES}.get(key)
-    return [(c, code_label(table, c) if table else c) for c in field.choices]
+    return [(c, code_label(table, c) if table else c) for c in field.choices or ()]
 
 
 def _render_round(forum: Forum, rnd: Round | None, values, errors, status=200, action=""):
     rows = values.get("meetings", [])
-    extra = [{} for _ in range(EXTRA_MEETING_ROWS)]
+    extra: list[dict[str, Any]] = [{} for _ in range(EXTRA_MEETING_ROWS)]
     return render_template(
         "admin/round_edit.html",
         forum=forum,

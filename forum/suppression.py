@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import Flask, current_app
 from sqlalchemy import func, select, update
 
-from .db import utcnow
+from .db import execute_dml, utcnow
 from .extensions import db
 from .mail import normalize_email
 from .models import MailEvent, MailEventKind, OutboxMessage, Suppression
@@ -69,10 +69,8 @@ def erase_mail_delivery(key: str, reason: str) -> int:
     newsletter record is deleted with them, so nothing is mailed to it any more)."""
     from sqlalchemy import delete
 
-    count = db.session.execute(delete(MailEvent).where(MailEvent.email_normalized == key)).rowcount
-    count += db.session.execute(
-        delete(Suppression).where(Suppression.email_normalized == key)
-    ).rowcount
+    count = execute_dml(delete(MailEvent).where(MailEvent.email_normalized == key)).rowcount
+    count += execute_dml(delete(Suppression).where(Suppression.email_normalized == key)).rowcount
     return count
 
 
@@ -138,13 +136,13 @@ def record_event(
         )
         if lifted is not None and lifted > since:
             since = lifted  # bounces before a lift do not count again
-        count = db.session.scalar(
+        count = db.session.scalars(
             select(func.count(MailEvent.id)).where(
                 MailEvent.email_normalized == key,
                 MailEvent.kind == MailEventKind.SOFT_BOUNCE.value,
                 MailEvent.created_at >= since,
             )
-        )
+        ).one()
         if count >= int(current_app.config["SOFT_BOUNCE_LIMIT"]):
             suppress(key, "soft_bounces", f"{count} soft bounces, the last: {label}"[:500])
     return event

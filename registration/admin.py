@@ -4,6 +4,8 @@ validates its form, calls one service function, commits and redirects."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import (
     Blueprint,
     Response,
@@ -347,7 +349,7 @@ def _application_page(application: Application, status: int = 200, **forms):
         .order_by(ApplicationEvent.id)
     ).all()
     held = active_suppression(application.email)
-    held_mails = []
+    held_mails: Sequence[OutboxMessage] = []
     if held is not None:
         held_mails = db.session.scalars(
             select(OutboxMessage)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import ceil
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
@@ -81,7 +82,7 @@ class Filters:
 
     def args(self, **changes) -> dict[str, str | int]:
         """Query parameters for a link (only the ones set)."""
-        values = {
+        values: dict[str, Any] = {
             "status": self.status,
             "q": self.q,
             "state": self.state,
@@ -224,7 +225,9 @@ class Page:
 def list_page(rnd: Round, filters: Filters, per_page: int = PER_PAGE) -> Page:
     """One page of the filtered list: one count and one LIMIT/OFFSET query."""
     stmt = filtered(rnd, filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = db.session.scalars(
+        select(func.count()).select_from(stmt.order_by(None).subquery())
+    ).one()
     pages = max(1, ceil(total / per_page))
     page = min(filters.page, pages)
     stats = review_stats_subquery()
@@ -245,7 +248,7 @@ def list_page(rnd: Round, filters: Filters, per_page: int = PER_PAGE) -> Page:
             "spread": stats.c.spread,
         }[filters.sort.lstrip("-")]
         column = column.desc() if filters.sort.startswith("-") else column.asc()
-        order = (column.nulls_last(), Application.id)
+        order: tuple[Any, ...] = (column.nulls_last(), Application.id)
     elif filters.status == Status.WAITLISTED:
         order = (Application.waitlist_position, Application.id)
     else:

@@ -29,13 +29,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from forum.codes import BODY_TYPES, ROLES, STATES
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
 from forum.models import Round
 
 from . import admission, eligibility, notifications
-from .models import Invitation
+from .models import Application, Invitation
 from .tokens import Purpose, TokenExpired, TokenInvalid, make_token, read_token
 
 COLUMNS = ("email", "first_name", "last_name", "organisation", "state", "role", "body_type")
@@ -233,7 +233,7 @@ class Answer(StrEnum):
 @dataclass
 class AnswerResult:
     answer: Answer
-    application: object | None = None
+    application: Application | None = None
     failures: list = field(default_factory=list)
 
 
@@ -270,6 +270,7 @@ def apply_with_invitation(
     result = services.store_application(rnd, data, locale, now, confirmed=True)
     if result.outcome == services.Outcome.DUPLICATE:
         return AnswerResult(Answer.DUPLICATE, result.application)
+    assert result.application is not None  # a stored application comes with its result
     invitation.application_id = result.application.id
     return AnswerResult(Answer.SUBMITTED, result.application)
 
@@ -352,7 +353,7 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
     for invitation_id, created_at, days in candidates:
         if created_at > now - timedelta(days=days):
             continue
-        claimed = db.session.execute(
+        claimed = execute_dml(
             update(Invitation)
             .where(
                 Invitation.id == invitation_id,
@@ -364,6 +365,7 @@ def send_invitation_reminders(now: datetime | None = None) -> int:
         )
         if claimed.rowcount == 1:
             invitation = db.session.get(Invitation, invitation_id)
+            assert invitation is not None  # the claim above just updated its row
             notifications.notify_invitation_reminder(invitation, invitation_token(invitation))
             sent += 1
         db.session.commit()
@@ -401,7 +403,7 @@ def export_invitations(key: str) -> list[dict]:
 
 def erase_invitations(key: str, reason: str) -> int:
     """Erasure on request: the invitations of the address are deleted. Does not commit."""
-    result = db.session.execute(delete(Invitation).where(Invitation.email_normalized == key))
+    result = execute_dml(delete(Invitation).where(Invitation.email_normalized == key))
     return result.rowcount or 0
 
 
@@ -420,8 +422,6 @@ def delete_finished_invitations(now: datetime | None = None) -> int:
     ids = [rnd.id for rnd in rounds if finished_before(rnd) < cutoff]
     count = 0
     if ids:
-        count = (
-            db.session.execute(delete(Invitation).where(Invitation.round_id.in_(ids))).rowcount or 0
-        )
+        count = execute_dml(delete(Invitation).where(Invitation.round_id.in_(ids))).rowcount or 0
     db.session.commit()
     return count

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.extensions import Model
 from forum.models import Round
 
 
@@ -68,7 +68,7 @@ def _public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-class Application(db.Model):
+class Application(Model):
     __tablename__ = "application"
     __table_args__ = (
         # At most one live application per address and round, enforced by the database.
@@ -147,7 +147,7 @@ class Application(db.Model):
         return f"<Application {self.id} {self.status}>"
 
 
-class ApplicationEvent(db.Model):
+class ApplicationEvent(Model):
     """One transition: when, who (applicant, organizer, system), from what to what, why."""
 
     __tablename__ = "application_event"
@@ -166,7 +166,7 @@ class ApplicationEvent(db.Model):
     application: Mapped[Application] = relationship(back_populates="events")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A personal invitation to a round (steering groups, invited experts). The link in the
     mail (``/invitations/<token>``) names the invitation by its random ``public_id`` and is
     bound to the invited address: an application through it for that address needs no
@@ -214,7 +214,7 @@ class Invitation(db.Model):
         return "open"
 
 
-class RoundGroup(db.Model):
+class RoundGroup(Model):
     """A group within a round (collegial consultation group, focus group)."""
 
     __tablename__ = "round_group"
@@ -230,7 +230,7 @@ class RoundGroup(db.Model):
     )
 
 
-class GroupMember(db.Model):
+class GroupMember(Model):
     """A seat holder in a group; at most one group per application (a unique index)."""
 
     __tablename__ = "round_group_member"
@@ -247,7 +247,7 @@ class GroupMember(db.Model):
     application: Mapped[Application] = relationship()
 
 
-class MeetingReminder(db.Model):
+class MeetingReminder(Model):
     """One reminder mail queued for a participant, a meeting and a reminder day. The unique
     constraint is the last line of defence against a second mail; the reminder run takes the
     round's lock first, so two runs at the same time do not even try."""
@@ -266,7 +266,7 @@ class MeetingReminder(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class RoundMessage(db.Model):
+class RoundMessage(Model):
     """A message organizers sent to an audience of a round (the page or ``flask round
     message``): what, to whom, by whom, and how many mails were queued."""
 
@@ -284,7 +284,7 @@ class RoundMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Whether a person attended a meeting (``attended``, ``excused``, ``absent``)."""
 
     __tablename__ = "attendance"

@@ -3,7 +3,7 @@ the templates are ``mail_templates/<template>.<locale>.{txt,html}``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -65,6 +65,12 @@ def _base_context(application: Application) -> dict:
     }
 
 
+def _deadline(value: datetime | None) -> str:
+    """A deadline for a mail; the mails that name one are queued after it was set."""
+    assert value is not None
+    return value.isoformat()
+
+
 def reply_to(application: Application) -> str | None:
     """Answers to a mail about a round go to the forum's contact address (if it has one)."""
     return application.round.forum.contact_email or None
@@ -78,7 +84,7 @@ def notify_confirm_email(application: Application) -> None:
         {
             **_base_context(application),
             "confirm_url": confirm_url(application),
-            "confirm_deadline": application.confirm_deadline.isoformat(),
+            "confirm_deadline": _deadline(application.confirm_deadline),
         },
         reply_to=reply_to(application),
     )
@@ -152,7 +158,7 @@ def notify_offered(application: Application, message: str = "") -> None:
         application,
         "application_offered",
         offer_url=offer_url(application),
-        offer_deadline=application.offer_deadline.isoformat(),
+        offer_deadline=_deadline(application.offer_deadline),
         message=message,
     )
 

@@ -212,6 +212,7 @@ def confirm_application(token: str, now: datetime | None = None) -> ConfirmResul
     if result.outcome != ConfirmOutcome.READY:
         return result
     application = result.application
+    assert application is not None  # READY carries the application
     # Under the round's lock: two clicks on the link, or first-come applicants confirming at
     # the same moment, are serialized; the status read before the lock may be stale.
     rnd = admission.lock_round(application.round_id)
@@ -234,7 +235,11 @@ def resend_confirmation(token: str, now: datetime | None = None) -> ConfirmResul
     apply again."""
     now = now or utcnow()
     result = check_confirm_token(token, now)
-    if result.outcome != ConfirmOutcome.EXPIRED or not result.application.round.is_open(now):
+    if (
+        result.outcome != ConfirmOutcome.EXPIRED
+        or result.application is None  # EXPIRED carries the application
+        or not result.application.round.is_open(now)
+    ):
         return result
     # Locked and read again: the maintenance run may be expiring it right now.
     application = lock_row(Application, result.application.id)

@@ -122,7 +122,11 @@ def apply(slug: str):
     session["applied"] = {
         "round": rnd.slug,
         "email": form.email.data,
-        "id": result.application.public_id if result.outcome == Outcome.CREATED else None,
+        "id": (
+            result.application.public_id
+            if result.outcome == Outcome.CREATED and result.application is not None
+            else None
+        ),
     }
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
 
@@ -195,6 +199,7 @@ def invitation(token: str):
     if result.answer == Answer.DUPLICATE:
         return render_template("registration/invitation_answered.html", invitation=invitation)
     flash(_("Vielen Dank! Ihre Anmeldung ist eingegangen."), "success")
+    assert result.application is not None  # SUBMITTED carries the application
     return redirect(
         url_for(
             "registration.status", token=make_token(Purpose.STATUS, result.application.public_id)
@@ -253,7 +258,7 @@ def confirm(token: str):
 
 
 @bp.post("/applications/confirm/<token>/resend")
-@limiter.limit("5 per hour", key_func=lambda: request.view_args.get("token", ""))
+@limiter.limit("5 per hour", key_func=lambda: (request.view_args or {}).get("token", ""))
 def resend(token: str):
     form = ConfirmForm()
     if not form.validate_on_submit():

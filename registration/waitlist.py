@@ -21,11 +21,11 @@ _SYNC = {"synchronize_session": "fetch"}
 
 
 def length(round_id: int) -> int:
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count(Application.id)).where(
             Application.round_id == round_id, Application.waitlist_position.is_not(None)
         )
-    )
+    ).one()
 
 
 def next_position(round_id: int) -> int:
@@ -69,7 +69,7 @@ def close_gap(round_id: int, position: int | None) -> None:
     )
 
 
-def move(application: Application, position: int) -> tuple[int, int]:
+def move(application: Application, position: int) -> tuple[int | None, int | None]:
     """Move a waitlisted application to ``position`` (clamped to 1..n); the entries in between
     shift by one. Returns (old, new) position."""
     table = Application

@@ -18,6 +18,9 @@ echo ">> ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check . >/dev/null || { "$VENV/bin/ruff" format --diff . | head -50; exit 1; }
 
+echo ">> mypy"
+"$VENV/bin/mypy"
+
 status=0
 echo ">> tests on SQLite"
 "$PY" -m pytest -q -p no:cacheprovider "$@" || status=1

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
 from forum.codes import who_may_apply
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import RenderedMail, public_url, render_mail
 from forum.models import Organizer, Round
@@ -140,9 +140,9 @@ def request_dispatch(announcement: Announcement, again: bool = False) -> Announc
 
 
 def confirmed_count() -> int:
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count(Subscriber.id)).where(Subscriber.status == "confirmed")
-    )
+    ).one()
 
 
 @dataclass
@@ -221,7 +221,7 @@ def retry_failed(announcement: Announcement) -> int:
     announcement = lock_row(Announcement, announcement.id)
     if announcement.status not in (AnnouncementStatus.SENDING, AnnouncementStatus.DONE):
         return 0
-    count = db.session.execute(
+    count = execute_dml(
         update(Delivery)
         .where(
             Delivery.announcement_id == announcement.id,

@@ -57,6 +57,7 @@ class MessageFactory:
             },
         )
         message = build_message(_TO, skeleton)
+        assert isinstance(message.sender, str)  # Flask-Mail formats a (name, address) pair
         self.sender = parseaddr(message.sender)[1] or current_app.config["MAIL_DEFAULT_SENDER"]
         self.domain = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
         raw = message.as_bytes()

@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, insert, literal, or_, select, update
 
 from forum import delivery
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db, rq
 from forum.mail import envelope_sender
 from forum.models import MailEventKind
@@ -178,9 +179,9 @@ def dispatch_announcement(announcement_id: int) -> str:
     if announcement.status != AnnouncementStatus.QUEUED:
         db.session.commit()
         return "skipped"
-    announcement.total = db.session.scalar(
+    announcement.total = db.session.scalars(
         select(func.count(Delivery.id)).where(Delivery.announcement_id == announcement_id)
-    )
+    ).one()
     announcement.status = AnnouncementStatus.SENDING.value
     db.session.commit()
     batches = enqueue_batches(announcement_id)
@@ -190,7 +191,7 @@ def dispatch_announcement(announcement_id: int) -> str:
 
 def finish_if_done(announcement_id: int) -> bool:
     now = utcnow()
-    done = db.session.execute(
+    done = execute_dml(
         update(Announcement)
         .where(
             Announcement.id == announcement_id,
@@ -208,8 +209,8 @@ def finish_if_done(announcement_id: int) -> bool:
 
 # --- one batch ---------------------------------------------------------------------------------
 
-_deliveries = Delivery.__table__
-_subscribers = Subscriber.__table__
+_deliveries = cast(Table, Delivery.__table__)
+_subscribers = cast(Table, Subscriber.__table__)
 
 _CHECK = (
     select(
@@ -265,7 +266,7 @@ class BatchSource:
         self.contact = contact_of(announcement)
         self.limiter = RateLimiter.from_config()
         self.factories: dict[str, MessageFactory] = {}
-        self.rows: dict[int, object] = {}
+        self.rows: dict[int, Row[*tuple[Any, ...]]] = {}
 
     def pace(self) -> None:
         self.limiter.wait()

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.extensions import Model
 
 
 def _public_id() -> str:
@@ -29,7 +29,7 @@ class Source(enum.StrEnum):
     IMPORT = "import"
 
 
-class Subscriber(db.Model):
+class Subscriber(Model):
     __tablename__ = "newsletter_subscriber"
     __table_args__ = (Index("ix_newsletter_subscriber_status", "status", "id"),)
 
@@ -60,7 +60,7 @@ class Subscriber(db.Model):
         return f"<Subscriber {self.id} {self.status}>"
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     """One request to subscribe, with what is needed to prove the consent later: when it was
     asked for and confirmed, through which form (and round), the version of the consent
     wording shown, and the confirmation mail as it was sent. No IP address is stored."""
@@ -108,7 +108,7 @@ class AnnouncementStatus(enum.StrEnum):
     DONE = "done"  # nothing queued or deferred any more
 
 
-class Announcement(db.Model):
+class Announcement(Model):
     __tablename__ = "newsletter_announcement"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,7 +158,7 @@ class DeliveryStatus(enum.StrEnum):
 OPEN_DELIVERY = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     __tablename__ = "newsletter_delivery"
     __table_args__ = (
         UniqueConstraint("announcement_id", "subscriber_id", name="uq_newsletter_delivery"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from forum.db import lock_row
+from forum.db import execute_dml, lock_row
 from forum.extensions import db
 
 from .models import ConsentRecord, Delivery, Subscriber
@@ -32,7 +32,7 @@ def erase_newsletter(key: str, reason: str) -> int:
     subscriber = lock_row(Subscriber, subscriber_id)
     count = 0
     for model in (ConsentRecord, Delivery):
-        count += db.session.execute(
+        count += execute_dml(
             delete(model)
             .where(model.subscriber_id == subscriber_id)
             .execution_options(synchronize_session=False)

@@ -42,6 +42,7 @@ class RateLimiter:
         """Block until this worker may send the next mail; returns the seconds waited."""
         if not self.interval:
             return 0.0
+        assert self._script is not None  # registered whenever there is an interval
         delay = float(self._script(keys=[KEY], args=[f"{time.time():.6f}", self.interval]))
         if delay > 0:
             time.sleep(delay)

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from forum.db import lock_row, utcnow
+from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.models import OutboxMessage, Round
 from forum.outbox import queue_mail
@@ -179,7 +179,7 @@ def request_subscription(
         },
     )
     db.session.flush()
-    record.outbox_message_id = message.id
+    record.outbox_message_id = message.id if message else None
 
 
 def _confirm_days() -> int:
@@ -225,6 +225,7 @@ def confirm_subscription(token: str) -> ConfirmResult:
     result = check_confirm_token(token)
     if result.outcome != ConfirmOutcome.READY:
         return result
+    assert result.record is not None  # READY carries the record
     subscriber = lock_row(Subscriber, result.record.subscriber_id)
     record = db.session.execute(
         select(ConsentRecord)
@@ -285,7 +286,7 @@ def unsubscribe(token: str, via: str) -> tuple[UnsubscribeOutcome, Subscriber | 
     if subscriber is None:
         return UnsubscribeOutcome.INVALID, None
     now = utcnow()
-    changed = db.session.execute(
+    changed = execute_dml(
         update(Subscriber)
         .where(
             Subscriber.id == subscriber.id,
@@ -363,7 +364,7 @@ def consent_export(address: str, forum_ids: set[int] | None = None) -> dict[str,
     def in_scope(round_id: int | None) -> bool:
         return rounds_in_scope is None or round_id is None or round_id in rounds_in_scope
 
-    received = db.session.execute(
+    rows = db.session.execute(
         select(Announcement.id, Announcement.subject, Delivery.sent_at, Announcement.round_id)
         .join(Delivery, Delivery.announcement_id == Announcement.id)
         .where(
@@ -372,7 +373,7 @@ def consent_export(address: str, forum_ids: set[int] | None = None) -> dict[str,
         )
         .order_by(Delivery.sent_at)
     ).all()
-    received = [(aid, subject, sent_at) for aid, subject, sent_at, rid in received if in_scope(rid)]
+    received = [(aid, subject, sent_at) for aid, subject, sent_at, rid in rows if in_scope(rid)]
     records = []
     for record in subscriber.consents:
         if not in_scope(record.round_id):
@@ -492,7 +493,7 @@ def prune_unconfirmed(now: datetime | None = None) -> int:
         ~confirmed_before,
     )
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_(ids)))
-    count = db.session.execute(
+    count = execute_dml(
         delete(Subscriber)
         .where(Subscriber.id.in_(ids))
         .execution_options(synchronize_session=False)

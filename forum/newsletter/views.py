@@ -121,7 +121,10 @@ def _announcement_or_404(announcement_id: int) -> Announcement:
         if not current_user.is_admin:
             abort(404)
     else:
-        require_forum(db.session.get(Round, announcement.round_id).forum_id)
+        rnd = db.session.get(Round, announcement.round_id)
+        if rnd is None:
+            abort(404)
+        require_forum(rnd.forum_id)
     return announcement
 
 

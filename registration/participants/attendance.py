@@ -26,11 +26,12 @@ class Presence(StrEnum):
 
 
 def presence_label(value: str) -> str:
-    return {
+    labels: dict[str, str] = {
         Presence.ATTENDED: _("anwesend"),
         Presence.EXCUSED: _("entschuldigt"),
         Presence.ABSENT: _("fehlt"),
-    }.get(value, value)
+    }
+    return labels.get(value, value)
 
 
 class AttendanceError(ValueError):

@@ -118,11 +118,11 @@ def recipients(rnd: Round, audience: str, group: RoundGroup | None = None) -> li
 
 def audience_counts(rnd: Round) -> dict[str, int]:
     return {
-        name: db.session.scalar(
+        name: db.session.scalars(
             select(func.count(func.distinct(Application.email_normalized))).where(
                 *_selection(rnd.id, name)
             )
-        )
+        ).one()
         for name in AUDIENCES
     }
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -54,7 +56,7 @@ class _ReviewBase(BoundedForm):
 def review_form(criteria: list[str], **kwargs) -> _ReviewBase:
     """The review form of a round: one radio group 1–5 per criterion, in order."""
     names = [f"score-{n}" for n in range(1, len(criteria) + 1)]
-    attrs = {
+    attrs: dict[str, Any] = {
         name: ScoreField(label, choices=SCORES, validators=[InputRequired(SCORE_MESSAGE)])
         for name, label in zip(names, criteria, strict=True)
     }

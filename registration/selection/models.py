@@ -17,13 +17,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.extensions import Model
 from forum.models import Organizer
 
 from ..models import Application
 
 
-class Review(db.Model):
+class Review(Model):
     """One organizer's review of one application: a score 1-5 per criterion of the round (in
     the round's order), their mean in ``score`` (for ranking in SQL), a note only the reviewer
     sees; or a declared conflict of interest (no scores, not counted)."""
@@ -51,7 +51,7 @@ class Review(db.Model):
     organizer: Mapped[Organizer] = relationship()
 
 
-class StagedDecision(db.Model):
+class StagedDecision(Model):
     """A decision prepared for release: ``admit``, ``waitlist`` or ``reject`` with an optional
     message to the applicant. Changes no status and sends no mail until released; the release
     applies it and deletes the row. At most one per application."""
@@ -73,7 +73,7 @@ class StagedDecision(db.Model):
     application: Mapped[Application] = relationship()
 
 
-class ApplicationTag(db.Model):
+class ApplicationTag(Model):
     """A short label on an application, for organizers only (never the applicant, never mails)."""
 
     __tablename__ = "application_tag"
@@ -87,7 +87,7 @@ class ApplicationTag(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApplicationNote(db.Model):
+class ApplicationNote(Model):
     """An internal note on an application, visible to all organizers of the forum."""
 
     __tablename__ = "application_note"

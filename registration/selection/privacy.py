@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from forum.db import execute_dml
 from forum.extensions import db
 
 from ..models import Application
@@ -69,7 +70,7 @@ def erase_notes(key: str, reason: str) -> int:
         return 0
     count = 0
     for model in (ApplicationTag, ApplicationNote, StagedDecision):
-        count += db.session.execute(delete(model).where(model.application_id.in_(ids))).rowcount
+        count += execute_dml(delete(model).where(model.application_id.in_(ids))).rowcount
     for review in db.session.scalars(select(Review).where(Review.application_id.in_(ids))):
         if review.note:
             review.note = ""

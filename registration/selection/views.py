@@ -5,6 +5,8 @@ function, commits and redirects or renders."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -85,7 +87,7 @@ def review(application_id: int):
     application = _application(application_id)
     criteria = reviews.criteria_of(application.round)
     own = reviews.own_review(application, current_user)
-    data = {}
+    data: dict[str, Any] = {}
     if own is not None:
         data = {f"score-{n}": str(s) for n, s in enumerate(own.scores or [], start=1)}
         data.update(note=own.note, conflict=own.conflict)
@@ -245,7 +247,8 @@ def selection(slug: str):
 
 def _selection_url(slug: str) -> str:
     target = str(request.form.get("target", ""))[:2000]
-    return url_for(".selection", slug=slug, **({"target": target} if target.strip() else {}))
+    extra: dict[str, Any] = {"target": target} if target.strip() else {}
+    return url_for(".selection", slug=slug, **extra)
 
 
 @bp.post("/rounds/<slug>/selection")
@@ -286,9 +289,9 @@ def selection_action(slug: str):
         ),
         "success",
     )
-    for result in released.results:
-        if result.outcome in (admission.Outcome.WAITLISTED, admission.Outcome.REFUSED):
-            flash(result.message, result.category)
+    for item in released.results:
+        if item.outcome in (admission.Outcome.WAITLISTED, admission.Outcome.REFUSED):
+            flash(item.message, item.category)
     return redirect(_selection_url(slug))
 
 
