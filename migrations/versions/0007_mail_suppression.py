@@ -2,7 +2,7 @@
 reason a newsletter consent was withdrawn, the English text of an announcement
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 
 Written by hand; see forum/models.py (``MailEvent``, ``Suppression``,
 ``OutboxMessage.suppressed_at``) and forum/newsletter/models.py
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

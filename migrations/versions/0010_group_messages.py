@@ -1,14 +1,14 @@
 """messages to one group of a round: the group's name on the sent message
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

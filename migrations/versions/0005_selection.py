@@ -1,6 +1,6 @@
 """selection: review settings per round, reviews, staged decisions, tags and internal notes
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 
 Written by hand; see forum/models.py (``Round.review_*``, ``Round.blind_review``) and
@@ -10,7 +10,7 @@ registration/selection/models.py.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """trust: server-side organizer sessions (logout ends them), the audit log
 
-Revision ID: 0008
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 Written by hand; see forum/models.py (``OrganizerSession``, ``AuditEntry``).
 """
@@ -9,8 +9,8 @@ Written by hand; see forum/models.py (``OrganizerSession``, ``AuditEntry``).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

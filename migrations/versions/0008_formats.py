@@ -1,7 +1,7 @@
 """formats: invitation-only rounds and invitations, the share_contact consent, groups
 
-Revision ID: 0009
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 
 Written by hand; see forum/models.py (``Round.invitation_only``,
 ``Round.invitation_reminder_days``) and registration/models.py (``Invitation``,
@@ -11,7 +11,7 @@ Written by hand; see forum/models.py (``Round.invitation_only``,
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

@@ -2,8 +2,8 @@
 per round, the record of reminders sent, messages to a round's participants, agenda and
 documentation per meeting, attendance
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0009
+Revises: 0008
 
 Written by hand; see forum/models.py (``Meeting``, ``Round.reminder_days``) and
 registration/models.py (``MeetingReminder``). Existing meetings keep the calendar UID they were
@@ -13,8 +13,8 @@ published with (``meeting-<id>-<round slug>``) and get the keys m1, m2, … by p
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
