@@ -114,19 +114,26 @@ def store_application(
         confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
         **values,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(application)
-            lifecycle.start(application)
-            db.session.flush()
-    except IntegrityError:
-        # A parallel request for the same address won the race (PostgreSQL waits for it on
-        # the unique index, then refuses this row). Same answer as any duplicate.
-        existing = find_live(rnd, data["email"])
-        if existing is None:
-            raise
-        notifications.notify_already_applied(existing, locale)
-        return SubmitResult(Outcome.DUPLICATE, existing)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # The write lock (BEGIN IMMEDIATE) serialises writers: find_live above saw every
+        # committed row, so no parallel request can win a race here and no savepoint is needed.
+        db.session.add(application)
+        lifecycle.start(application)
+        db.session.flush()
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.add(application)
+                lifecycle.start(application)
+                db.session.flush()
+        except IntegrityError:
+            # A parallel request for the same address won the race (PostgreSQL waits for it
+            # on the unique index, then refuses this row). Same answer as any duplicate.
+            existing = find_live(rnd, data["email"])
+            if existing is None:
+                raise
+            notifications.notify_already_applied(existing, locale)
+            return SubmitResult(Outcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
         application.confirmed_at = now

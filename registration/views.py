@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
@@ -56,9 +56,9 @@ def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
     stmt = select(Round).where(Round.slug == slug)
     if with_meetings:
         # The form page and the confirmation mail show the forum and the meetings: loaded
-        # with the round in one go, not lazily one by one.
-        stmt = stmt.options(joinedload(Round.forum), selectinload(Round.meetings))
-    rnd = db.session.scalar(stmt)
+        # with the round in one query (a round has a few meetings), not lazily one by one.
+        stmt = stmt.options(joinedload(Round.forum), joinedload(Round.meetings))
+    rnd = db.session.execute(stmt).unique().scalar_one_or_none()
     if rnd is None:
         abort(404)
     return rnd
