@@ -81,20 +81,22 @@ def apply(slug: str):
                 field = getattr(form, name)
                 field.data = value[: max_length(field) or 254]
     phase = rnd.phase()
-    context = {
-        "round": rnd,
-        "form": form,
-        "phase": phase,
-        "who": who_may_apply(rnd),
-        "open_format": is_open_format(rnd),
-    }
-    if phase != "open":
-        return render_template("registration/apply.html", **context), (
-            200 if request.method == "GET" else 409
-        )
-    if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
+
+    def page(status: int):
+        # Built only for a page: a stored application is answered with a redirect alone.
+        context = {
+            "round": rnd,
+            "form": form,
+            "phase": phase,
+            "who": who_may_apply(rnd),
+            "open_format": is_open_format(rnd),
+        }
         return render_template("registration/apply.html", **context), status
+
+    if phase != "open":
+        return page(200 if request.method == "GET" else 409)
+    if not form.validate_on_submit():
+        return page(422 if request.method == "POST" else 200)
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
     if result.outcome == Outcome.INELIGIBLE:
         db.session.rollback()
@@ -103,11 +105,11 @@ def apply(slug: str):
         ), 422
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
-        return render_template("registration/apply.html", **context), 409
+        return page(409)
     if result.outcome == Outcome.INVITATION_REQUIRED:
         db.session.rollback()
         form.email.errors = [NOT_INVITED()]
-        return render_template("registration/apply.html", **context), 403
+        return page(403)
     db.session.commit()
     # Same page for a new application and for a duplicate: nobody learns who applied.
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
