@@ -270,7 +270,7 @@ def apply_with_invitation(
     result = services.store_application(rnd, data, locale, now, confirmed=True)
     if result.outcome == services.Outcome.DUPLICATE:
         return AnswerResult(Answer.DUPLICATE, result.application)
-    invitation.application_id = result.application.id
+    invitation.application = result.application
     return AnswerResult(Answer.SUBMITTED, result.application)
 
 
@@ -286,9 +286,10 @@ def decline(invitation: Invitation, now: datetime | None = None) -> bool:
 
 def link_application(rnd: Round, application) -> None:
     """An invited address applied through the public form: the invitation is answered."""
-    invitation = find_invitation(rnd, application.email)
+    with db.session.no_autoflush:  # the new application may still be unflushed (SQLite)
+        invitation = find_invitation(rnd, application.email)
     if invitation is not None and invitation.application_id is None:
-        invitation.application_id = application.id
+        invitation.application = application
 
 
 # --- the organizers' view and the reminders ---------------------------------------------------

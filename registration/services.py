@@ -19,7 +19,7 @@ from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
-from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
+from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status, _public_id
 from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
@@ -112,14 +112,15 @@ def store_application(
         share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
         created_at=now,
         confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
+        public_id=_public_id(),  # now, not at the flush: the mail's links carry it
         **values,
     )
     if db.session.get_bind().dialect.name == "sqlite":
         # The write lock (BEGIN IMMEDIATE) serialises writers: find_live above saw every
-        # committed row, so no parallel request can win a race here and no savepoint is needed.
+        # committed row, so no parallel request can win a race here and neither a savepoint
+        # nor a flush of its own is needed: the rows go out in the one flush of the commit.
         db.session.add(application)
         lifecycle.start(application)
-        db.session.flush()
     else:
         try:
             with db.session.begin_nested():
