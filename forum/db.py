@@ -159,12 +159,16 @@ def configure_engine(engine: Engine, config) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        _record.info["busy_timeout"] = busy_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         timeout = request_busy_ms if has_request_context() else busy_ms
         if _read_only.get():
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
+            info = conn.connection.info  # the pooled connection's: set only when it changes
+            if info.get("busy_timeout") != timeout:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
+                info["busy_timeout"] = timeout
             conn.exec_driver_sql("BEGIN")
         else:
             _begin_immediate(conn, timeout)
@@ -197,6 +201,7 @@ def _begin_immediate(conn, timeout_ms: int) -> None:
     finally:
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         cursor.close()
+        conn.connection.info["busy_timeout"] = int(timeout_ms)
 
 
 def lock_row(model: type[T], pk: int) -> T:
