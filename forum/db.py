@@ -141,8 +141,18 @@ def configure_engine(engine: Engine, config) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin_pg(conn):
-            if has_request_context():
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {request_lock_ms}")
+            # Set for the connection's session and only when it changes (one round trip per
+            # transaction fewer): requests wait at most request_lock_ms, all else has no limit.
+            wanted = request_lock_ms if has_request_context() else 0
+            info = conn.connection.info
+            if info.get("lock_timeout", 0) != wanted:
+                conn.exec_driver_sql(f"SET lock_timeout = {wanted}")
+                info["lock_timeout"] = wanted
+
+        @event.listens_for(engine, "rollback")
+        def _on_rollback_pg(conn):
+            # A rolled-back transaction takes its SET with it: set again at the next begin.
+            conn.connection.info["lock_timeout"] = None
 
         return
     if engine.dialect.name != "sqlite":
