@@ -142,8 +142,18 @@ def configure_engine(engine: Engine, config) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin_pg(conn):
-            if has_request_context():
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {request_lock_ms}")
+            # Set for the connection's session and only when it changes (one round trip per
+            # transaction fewer): requests wait at most request_lock_ms, all else has no limit.
+            wanted = request_lock_ms if has_request_context() else 0
+            info = conn.connection.info
+            if info.get("lock_timeout", 0) != wanted:
+                conn.exec_driver_sql(f"SET lock_timeout = {wanted}")
+                info["lock_timeout"] = wanted
+
+        @event.listens_for(engine, "rollback")
+        def _on_rollback_pg(conn):
+            # A rolled-back transaction takes its SET with it: set again at the next begin.
+            conn.connection.info["lock_timeout"] = None
 
         return
     if engine.dialect.name != "sqlite":
@@ -160,12 +170,16 @@ def configure_engine(engine: Engine, config) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        _record.info["busy_timeout"] = busy_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         timeout = request_busy_ms if has_request_context() else busy_ms
         if _read_only.get():
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
+            info = conn.connection.info  # the pooled connection's: set only when it changes
+            if info.get("busy_timeout") != timeout:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
+                info["busy_timeout"] = timeout
             conn.exec_driver_sql("BEGIN")
         else:
             _begin_immediate(conn, timeout)
@@ -198,6 +212,7 @@ def _begin_immediate(conn, timeout_ms: int) -> None:
     finally:
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         cursor.close()
+        conn.connection.info["busy_timeout"] = int(timeout_ms)
 
 
 def lock_row(model: type[T], pk: int) -> T:

@@ -7,10 +7,14 @@ oversized post must not come back as an equally oversized page."""
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field
+from wtforms.i18n import messages_path
 from wtforms.validators import Length, ValidationError
 
 #: Format characters a name may need: zero-width joiner and non-joiner (e.g. in Persian or
@@ -58,8 +62,33 @@ def clip_echo(form) -> None:
             field.data = field.data[:limit]
 
 
+@cache
+def wtforms_translations(locale: str) -> support.NullTranslations:
+    """WTForms' own messages ("Not a valid choice", …) for a locale, parsed once per process.
+    Flask-WTF would parse the catalog again on every request."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _CachedTranslations:
+    """The ``get_translations`` answer of :class:`BoundedForm`: the request's locale, its
+    catalog from :func:`wtforms_translations`."""
+
+    def gettext(self, string: str) -> str:
+        return wtforms_translations(str(get_locale() or "de")).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return wtforms_translations(str(get_locale() or "de")).ungettext(singular, plural, n)
+
+
+_TRANSLATIONS = _CachedTranslations()
+
+
 class BoundedForm(FlaskForm):
     """A FlaskForm whose refused values are echoed up to their field's limit only."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return _TRANSLATIONS
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)

@@ -115,8 +115,10 @@ def request_flush(check_waiting: bool = False) -> bool:
         queue = rq.get_queue("mail")
         redis = queue.connection
         job_id = f"outbox-flush-{uuid.uuid4().hex[:16]}"
-        if not redis.set(FLUSH_KEY, job_id, nx=True, ex=FLUSH_SECONDS + 60):
-            waiting = redis.get(FLUSH_KEY)
+        # One round trip: SET … NX GET (Redis 7) sets the key if it is free and answers the
+        # job that was already waiting, if any (None: ours is the one to enqueue).
+        waiting = redis.set(FLUSH_KEY, job_id, nx=True, get=True, ex=FLUSH_SECONDS + 60)
+        if waiting is not None:
             # redis-py types a sync client's answers as "Awaitable | Any" (shared with asyncio)
             if not check_waiting or (waiting and _pending(waiting.decode(), redis)):  # type: ignore[union-attr]
                 return True

@@ -271,7 +271,7 @@ def apply_with_invitation(
     if result.outcome == services.Outcome.DUPLICATE:
         return AnswerResult(Answer.DUPLICATE, result.application)
     assert result.application is not None  # a stored application comes with its result
-    invitation.application_id = result.application.id
+    invitation.application = result.application
     return AnswerResult(Answer.SUBMITTED, result.application)
 
 
@@ -287,9 +287,10 @@ def decline(invitation: Invitation, now: datetime | None = None) -> bool:
 
 def link_application(rnd: Round, application) -> None:
     """An invited address applied through the public form: the invitation is answered."""
-    invitation = find_invitation(rnd, application.email)
+    with db.session.no_autoflush:  # the new application may still be unflushed (SQLite)
+        invitation = find_invitation(rnd, application.email)
     if invitation is not None and invitation.application_id is None:
-        invitation.application_id = application.id
+        invitation.application = application
 
 
 # --- the organizers' view and the reminders ---------------------------------------------------

@@ -19,7 +19,7 @@ from forum.newsletter.services import request_subscription
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
-from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status
+from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status, _public_id
 from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
@@ -112,21 +112,29 @@ def store_application(
         share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
         created_at=now,
         confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
+        public_id=_public_id(),  # now, not at the flush: the mail's links carry it
         **values,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(application)
-            lifecycle.start(application)
-            db.session.flush()
-    except IntegrityError:
-        # A parallel request for the same address won the race (PostgreSQL waits for it on
-        # the unique index, then refuses this row). Same answer as any duplicate.
-        existing = find_live(rnd, data["email"])
-        if existing is None:
-            raise
-        notifications.notify_already_applied(existing, locale)
-        return SubmitResult(Outcome.DUPLICATE, existing)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # The write lock (BEGIN IMMEDIATE) serialises writers: find_live above saw every
+        # committed row, so no parallel request can win a race here and neither a savepoint
+        # nor a flush of its own is needed: the rows go out in the one flush of the commit.
+        db.session.add(application)
+        lifecycle.start(application)
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.add(application)
+                lifecycle.start(application)
+                db.session.flush()
+        except IntegrityError:
+            # A parallel request for the same address won the race (PostgreSQL waits for it
+            # on the unique index, then refuses this row). Same answer as any duplicate.
+            existing = find_live(rnd, data["email"])
+            if existing is None:
+                raise
+            notifications.notify_already_applied(existing, locale)
+            return SubmitResult(Outcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
         application.confirmed_at = now

@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
@@ -58,9 +58,9 @@ def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
     stmt = select(Round).where(Round.slug == slug)
     if with_meetings:
         # The form page and the confirmation mail show the forum and the meetings: loaded
-        # with the round in one go, not lazily one by one.
-        stmt = stmt.options(joinedload(Round.forum), selectinload(Round.meetings))
-    rnd = db.session.scalar(stmt)
+        # with the round in one query (a round has a few meetings), not lazily one by one.
+        stmt = stmt.options(joinedload(Round.forum), joinedload(Round.meetings))
+    rnd = db.session.execute(stmt).unique().scalar_one_or_none()
     if rnd is None:
         abort(404)
     return rnd
@@ -88,34 +88,38 @@ def apply(slug: str):
                 getattr(form, name).data = value
     form.offer_only(rnd)
     phase = rnd.phase()
-    context = {
-        "round": rnd,
-        "form": form,
-        "phase": phase,
-        "who": who_may_apply(rnd),
-        "open_format": is_open_format(rnd),
-    }
+
+    def context() -> dict:
+        # Built only for a page: a stored application is answered with a redirect alone.
+        return {
+            "round": rnd,
+            "form": form,
+            "phase": phase,
+            "who": who_may_apply(rnd),
+            "open_format": is_open_format(rnd),
+        }
+
+    def page(status: int):
+        return render_template("registration/apply.html", **context()), status
+
     if phase != "open":
-        return render_template("registration/apply.html", **context), (
-            200 if request.method == "GET" else 409
-        )
+        return page(200 if request.method == "GET" else 409)
     if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render_template("registration/apply.html", **context), status
+        return page(422 if request.method == "POST" else 200)
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
     if result.outcome == Outcome.INELIGIBLE:
         db.session.rollback()
         # The form comes along, filled in: nothing typed is lost.
         return render_template(
-            "registration/ineligible.html", failures=result.failures, **context
+            "registration/ineligible.html", failures=result.failures, **context()
         ), 422
     if result.outcome == Outcome.NOT_OPEN:
         db.session.rollback()
-        return render_template("registration/apply.html", **context), 409
+        return page(409)
     if result.outcome == Outcome.INVITATION_REQUIRED:
         db.session.rollback()
         form.email.errors = [NOT_INVITED()]
-        return render_template("registration/apply.html", **context), 403
+        return page(403)
     db.session.commit()
     # Same page for a new application and for a duplicate: nobody learns who applied. The page
     # names the address typed; only an application made here can be opened again to correct it.
