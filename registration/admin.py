@@ -311,8 +311,9 @@ def export(slug: str):
     rnd = round_or_404(slug)
     if request.args.get("format", "") not in ("", "excel"):
         abort(400)
+    excel = request.args.get("format") == "excel"
     audit.record_read(
-        "export", f"round {rnd.slug}", f"applications.csv {request.args.get('format', '')}"
+        "export", f"round {rnd.slug}", "applications.csv" + (" (Excel)" if excel else "")
     )
     if request.args.get("format") == "excel":
         rows = dashboard.export_excel_csv(rnd, admission.status_label)

@@ -37,9 +37,11 @@ pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
   -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
 pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres forum_test
 
-echo ">> tests on PostgreSQL"
+# The browser tests (axe, phone and desktop sizes) look at pages, which do not depend on the
+# database: they run once, on SQLite. Everything else runs again on PostgreSQL.
+echo ">> tests on PostgreSQL (without the browser tests)"
 FORUM_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/forum_test" \
-  "$PY" -m pytest -q -p no:cacheprovider "$@" || status=1
+  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" "$@" || status=1
 
 [ $status = 0 ] && echo ">> all passed on SQLite and PostgreSQL" || echo ">> FAILURES (see above)"
 exit $status

@@ -92,7 +92,7 @@ def test_edit_while_submitted_and_organizers_see_it(client, login, make_round, m
         ({"role": "staff"}, "role", "gehört nicht dazu"),
         ({"state": "DE-XX"}, "state", "Bitte wählen Sie aus."),
         ({"organisation": ""}, "organisation", "Bitte füllen Sie dieses Feld aus."),
-        ({"phone": "1\n2"}, "phone", "Bitte ohne Zeilenumbrüche."),
+        ({"phone": "1\n2"}, "phone", "Bitte ohne Zeilenumbrüche und ohne Steuerzeichen."),
         ({"motivation": "x" * 5001}, "motivation", "5000"),
     ],
 )

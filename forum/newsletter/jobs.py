@@ -265,7 +265,7 @@ class BatchSource:
         self.announcement = announcement
         self.contact = contact_of(announcement)
         self.limiter = RateLimiter.from_config()
-        self.factories: dict[str, MessageFactory] = {}
+        self.factories: dict[tuple[str, str], MessageFactory] = {}
         self.rows: dict[int, Row[*tuple[Any, ...]]] = {}
 
     def pace(self) -> None:
@@ -294,11 +294,14 @@ class BatchSource:
         # English subscribers get the English text where one was written, else the German
         # one in its German frame (never German text inside an English frame).
         locale, subject, body = self.announcement.text_for(item.locale)
-        if locale not in self.factories:
-            self.factories[locale] = MessageFactory(
-                render_template_for_batch(subject, body, locale, self.contact), locale
+        # The unsubscribe link speaks the reader's language, whatever the text's.
+        reader = item.locale if item.locale in ("de", "en") else "de"
+        key = (locale, reader)
+        if key not in self.factories:
+            self.factories[key] = MessageFactory(
+                render_template_for_batch(subject, body, locale, self.contact), reader
             )
-        envelope = self.factories[locale].build(item.email, item.public_id)
+        envelope = self.factories[key].build(item.email, item.public_id)
         return delivery.Envelope(envelope_sender("d", item.id), envelope.recipient, envelope.data)
 
     def record(self, item_id: int, outcome: delivery.Outcome) -> None:
