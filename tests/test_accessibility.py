@@ -74,6 +74,7 @@ def pages(app, client, make_round, make_application, make_organizer, write):
     consent = db.session.scalar(select(ConsentRecord))
     announcement = write(ann.create_announcement, rnd, *ann.prefill(rnd), admin)
     status = make_token(Purpose.STATUS, submitted.public_id)
+    meeting_key = db.session.get(type(rnd), rnd.id).meetings[0].key
     return {
         "home": "/",
         "forum": f"/forums/{rnd.forum.slug}",
@@ -95,6 +96,8 @@ def pages(app, client, make_round, make_application, make_organizer, write):
         "legal-notice": "/impressum",
         "accessibility-statement": "/barrierefreiheit",
         "not-found": "/gibt-es-nicht",
+        "status-edit": f"/status/{status}/edit",
+        "embed": f"/embed/forums/{rnd.forum.slug}",
         # organizer pages (logged in below)
         "admin-home": "/admin/",
         "admin-round": f"/admin/rounds/{rnd.slug}",
@@ -107,6 +110,20 @@ def pages(app, client, make_round, make_application, make_organizer, write):
         "admin-organizers": "/admin/organizers/",
         "admin-organizer-new": "/admin/organizers/new",
         "admin-organizer": f"/admin/organizers/{admin.id}",
+        # running a round, selection, formats, mail, audit
+        "admin-round-edit": f"/admin/rounds/{rnd.slug}/edit",
+        "admin-round-new": f"/admin/forums/{rnd.forum.slug}/rounds/new",
+        "admin-forum-edit": f"/admin/forums/{rnd.forum.slug}/edit",
+        "admin-messages": f"/admin/rounds/{rnd.slug}/messages",
+        "admin-meeting": f"/admin/rounds/{rnd.slug}/meetings/{meeting_key}",
+        "admin-attendance": f"/admin/rounds/{rnd.slug}/meetings/{meeting_key}/attendance",
+        "admin-review-queue": f"/admin/rounds/{rnd.slug}/review",
+        "admin-review": f"/admin/applications/{submitted.id}/review",
+        "admin-selection": f"/admin/rounds/{rnd.slug}/selection",
+        "admin-invitations": f"/admin/rounds/{rnd.slug}/invitations",
+        "admin-groups": f"/admin/rounds/{rnd.slug}/groups",
+        "admin-bounces": "/admin/mail/bounces",
+        "admin-audit": "/admin/audit",
     }
 
 
