@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -21,7 +21,8 @@ from .codes import BODY_TYPES, ROLES, STATES, label
 from .db import utcnow
 from .extensions import db
 from .mail import public_url
-from .models import Forum, Round
+from .models import Round
+from .views import forum_or_404
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +199,7 @@ def embed_csp() -> str:
 
 @bp.get("/embed/forums/<slug>")
 def embed_forum(slug: str):
-    forum = db.session.scalar(
-        select(Forum)
-        .where(Forum.slug == slug)
-        .options(selectinload(Forum.rounds).selectinload(Round.meetings))
-    )
-    if forum is None:
-        abort(404)
+    forum = forum_or_404(slug)
     now = utcnow()
     rounds = [r for r in forum.rounds if r.is_open(now)]
     response = Response(render_template("forum/embed.html", forum=forum, rounds=rounds, now=now))

@@ -25,8 +25,8 @@ def index():
     return render_template("forum/index.html", listing=listing, now=now)
 
 
-@bp.get("/forums/<slug>")
-def forum_page(slug: str):
+def forum_or_404(slug: str) -> Forum:
+    """A forum with its rounds and their meetings (the public pages show all of them)."""
     forum = db.session.scalar(
         select(Forum)
         .where(Forum.slug == slug)
@@ -34,6 +34,12 @@ def forum_page(slug: str):
     )
     if forum is None:
         abort(404)
+    return forum
+
+
+@bp.get("/forums/<slug>")
+def forum_page(slug: str):
+    forum = forum_or_404(slug)
     return render_template("forum/forum.html", forum=forum, now=utcnow())
 
 
