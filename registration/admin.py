@@ -22,13 +22,14 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from forum import audit
-from forum.auth import organizer_required, require_forum, round_or_404
+from forum.auth import organizer_required, round_or_404
 from forum.extensions import db
 from forum.models import OutboxMessage
 from forum.outbox import request_flush
 from forum.suppression import active_suppression, suppressed_addresses
 
 from . import admission, dashboard, groups, invitations, services
+from .access import application_or_404
 from .forms import (
     BulkDecisionForm,
     DecisionForm,
@@ -45,14 +46,6 @@ from .participants import attendance
 from .selection.views import application_extras
 
 bp = Blueprint("review", __name__, url_prefix="/admin")
-
-
-def _application(application_id: int) -> Application:
-    application = db.session.get(Application, application_id)
-    if application is None:
-        abort(404)
-    require_forum(application.round.forum_id)
-    return application
 
 
 def _flash_results(results: list[admission.Result]) -> None:
@@ -383,7 +376,7 @@ def _application_page(application: Application, status: int = 200, **forms):
 @bp.get("/applications/<int:application_id>")
 @organizer_required
 def application_page(application_id: int):
-    return _application_page(_application(application_id))
+    return _application_page(application_or_404(application_id))
 
 
 def _done(application: Application, result: admission.Result):
@@ -399,7 +392,7 @@ def _done(application: Application, result: admission.Result):
 @bp.post("/applications/<int:application_id>/decision")
 @organizer_required
 def decision(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -412,7 +405,7 @@ def decision(application_id: int):
 @bp.post("/applications/<int:application_id>/revoke")
 @organizer_required
 def revoke(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -425,7 +418,7 @@ def revoke(application_id: int):
 @bp.post("/applications/<int:application_id>/move")
 @organizer_required
 def move(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = MoveForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -440,7 +433,7 @@ def move(application_id: int):
 @bp.post("/applications/<int:application_id>/lift-suppression")
 @organizer_required
 def lift_suppression(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = LiftSuppressionForm()
     if not form.validate_on_submit():
         db.session.rollback()

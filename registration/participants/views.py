@@ -21,8 +21,8 @@ from forum.auth import organizer_required, round_or_404
 from forum.extensions import db
 from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
+from ..access import application_or_404
 from ..admission import status_label
-from ..models import Application
 from ..services import application_for_status_token
 from . import attendance, certificates, edits, messages
 from .forms import (
@@ -220,10 +220,7 @@ def own_certificate(token: str):
 @bp.get("/applications/<int:application_id>/certificate.pdf")
 @organizer_required
 def certificate(application_id: int):
-    application = db.session.get(Application, application_id)
-    if application is None:
-        abort(404)
-    round_or_404(application.round.slug)  # access to its forum
+    application = application_or_404(application_id)
     data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
     return _pdf_response(
         data, f"teilnahmebescheinigung-{application.round.slug}-{application.id}.pdf"

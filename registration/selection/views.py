@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from forum.auth import organizer_required, require_forum, round_or_404
+from forum.auth import organizer_required, round_or_404
 from forum.codes import BODY_TYPES, ROLES, STATES
 from forum.extensions import db
 
 from .. import admission
+from ..access import application_or_404
 from ..models import Application
 from . import notes, ranking, reviews, staging
 from .forms import (
@@ -28,14 +29,6 @@ from .forms import (
 )
 
 bp = Blueprint("selection", __name__, url_prefix="/admin")
-
-
-def _application(application_id: int) -> Application:
-    application = db.session.get(Application, application_id)
-    if application is None:
-        abort(404)
-    require_forum(application.round.forum_id)
-    return application
 
 
 def _form_errors(form) -> None:
@@ -84,7 +77,7 @@ def _review_page(application: Application, form, status: int = 200):
 @bp.get("/applications/<int:application_id>/review")
 @organizer_required
 def review(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     criteria = reviews.criteria_of(application.round)
     own = reviews.own_review(application, current_user)
     data: dict[str, Any] = {}
@@ -98,7 +91,7 @@ def review(application_id: int):
 @bp.post("/applications/<int:application_id>/review")
 @organizer_required
 def submit_review(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = review_form(reviews.criteria_of(application.round))
     if application.status not in reviews.REVIEWABLE:
         db.session.rollback()
@@ -149,7 +142,7 @@ def _back(application_id: int):
 @bp.post("/applications/<int:application_id>/tags")
 @organizer_required
 def add_tag(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = TagForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -167,7 +160,7 @@ def add_tag(application_id: int):
 @bp.post("/applications/<int:application_id>/tags/remove")
 @organizer_required
 def remove_tag(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = RemoveTagForm()
     if form.validate_on_submit() and notes.remove_tag(application, form.tag.data, current_user):
         db.session.commit()
@@ -181,7 +174,7 @@ def remove_tag(application_id: int):
 @bp.post("/applications/<int:application_id>/notes")
 @organizer_required
 def add_note(application_id: int):
-    application = _application(application_id)
+    application = application_or_404(application_id)
     form = NoteForm()
     if not form.validate_on_submit():
         db.session.rollback()
