@@ -8,6 +8,7 @@ import hashlib
 import secrets
 import sys
 from datetime import timedelta
+from enum import StrEnum
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -29,7 +30,6 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -37,10 +37,10 @@ from wtforms.validators import DataRequired, Length
 from .db import execute_dml, utcnow
 from .extensions import db, limiter, login
 from .form_limits import BoundedForm
-from .keys import secret_keys
 from .mail import normalize_email
 from .models import Forum, Organizer, OrganizerSession, OutboxMessage, Round
 from .outbox import queue_mail
+from .tokens import TokenInvalid, register_purposes, sign, unsign
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 
@@ -236,8 +236,11 @@ def _account_key() -> str:
 DEVICE_COOKIE = "forum_device"
 
 
-def _device_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(secret_keys(), salt="organizer-device")
+class DevicePurpose(StrEnum):
+    COOKIE = "organizer-device"  # untimed: the cookie has its own lifetime
+
+
+register_purposes(DevicePurpose, timed=False)
 
 
 def trusted_device() -> str | None:
@@ -247,8 +250,8 @@ def trusted_device() -> str | None:
     if not raw or len(raw) > 500:
         return None
     try:
-        data = _device_serializer().loads(raw)
-    except BadSignature:
+        data = unsign(DevicePurpose.COOKIE, raw)
+    except TokenInvalid:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("n"), str):
         return None
@@ -262,7 +265,7 @@ def _device_key() -> str:
 
 
 def _set_device_cookie(response, organizer: Organizer):
-    value = _device_serializer().dumps({"e": organizer.email, "n": secrets.token_urlsafe(16)})
+    value = sign(DevicePurpose.COOKIE, {"e": organizer.email, "n": secrets.token_urlsafe(16)})
     response.set_cookie(
         DEVICE_COOKIE,
         value,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import collapse_rfc2231_value, parseaddr
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,17 @@ from sqlalchemy import select
 from .extensions import db
 from .models import MailEvent, MailEventKind, OutboxMessage
 from .suppression import record_event
+from .tokens import register_purposes
 
 log = logging.getLogger(__name__)
 
-SALT = "bounce-verp"
+
+class BouncePurpose(StrEnum):
+    VERP = "bounce-verp"  # signed by _HexSigner below (hex, SECRET_KEY only), salt registered
+
+
+register_purposes(BouncePurpose, timed=False)
+SALT = BouncePurpose.VERP.value
 
 
 class _HexSigner(Signer):
