@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'forum.sqlite'}"
         )
@@ -60,11 +60,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     rq_url = app.config["RQ_CONNECTION"]
     if isinstance(rq_url, str):
         app.config["RQ_CONNECTION"] = _with_query(rq_url, redis_timeouts)
-    if not app.config.get("RATELIMIT_STORAGE_URI"):
+    if not app.config["RATELIMIT_STORAGE_URI"]:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["RQ_CONNECTION"]
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {
         **redis_timeouts,
-        **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+        **app.config["RATELIMIT_STORAGE_OPTIONS"],
     }
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     app.config["PREFERRED_URL_SCHEME"] = (
@@ -82,13 +82,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Slugs and tokens: no control characters, no endless values (a NUL would reach the
     # database and PostgreSQL refuses it).
     app.url_map.converters["default"] = PathSegmentConverter
-    if app.config.get("PROXY_FIX_X_FOR"):
+    if app.config["PROXY_FIX_X_FOR"]:
         # Behind a reverse proxy: the client's address (rate limits) and scheme come from
         # the X-Forwarded-* headers of that many trusted proxies.
         hops = int(app.config["PROXY_FIX_X_FOR"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     if app.config["SECRET_KEY"] == Defaults.SECRET_KEY and not (
-        app.debug or app.testing or app.config.get("DEV_MAIL_INBOX")
+        app.debug or app.testing or app.config["DEV_MAIL_INBOX"]
     ):
         logging.getLogger(__name__).warning(
             "FORUM_SECRET_KEY is not set: links and sessions are signed with the development key"

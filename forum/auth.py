@@ -413,8 +413,8 @@ def create_command(email, admin, name, password_stdin, forum_slugs):
 @organizer_cli.command("demo")
 def demo_command():
     """Create the demo admin for the development setup, once."""
-    email = current_app.config.get("DEMO_ORGANIZER_EMAIL", "admin@kommunalforum.example")
-    password = current_app.config.get("DEMO_ORGANIZER_PASSWORD", "demo-passwort")
+    email = current_app.config["DEMO_ORGANIZER_EMAIL"]
+    password = current_app.config["DEMO_ORGANIZER_PASSWORD"]
     if find_organizer(email) is None:
         create_organizer(email, password, is_admin=True, name="Demo-Admin")
         db.session.commit()

@@ -148,5 +148,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(privacy_cli)
     app.cli.add_command(dev_cli)
     app.cli.add_command(bounces_cli)
-    interval = int(app.config.get("MAINTENANCE_INTERVAL", 60))
+    interval = int(app.config["MAINTENANCE_INTERVAL"])
     maintenance_job.cron_register(interval)

@@ -36,6 +36,11 @@ class Defaults:
     MAIL_DEFAULT_SENDER = "Kommunalforum <noreply@kommunalforum.example>"
     MAIL_TIMEOUT = 15  # seconds, for connect and every SMTP command
     MAIL_SUPPRESS_SEND = False
+    # Flask-Mail's connection settings (also read by `flask doctor`).
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
     # Temporary failures wait these seconds before the next attempt (the maintenance run
     # enqueues what is due, so the real wait is rounded up to MAINTENANCE_INTERVAL). Newsletter
     # deliveries fail after len + 1 attempts; transactional mail keeps the last interval.
@@ -56,6 +61,9 @@ class Defaults:
     DKIM_PRIVATE_KEY_PATH: str | None = None
 
     PUBLIC_BASE_URL = "http://localhost:5000"
+    # The demo admin of the development setup (`flask organizer demo`); never in production.
+    DEMO_ORGANIZER_EMAIL = "admin@kommunalforum.example"
+    DEMO_ORGANIZER_PASSWORD = "demo-passwort"
     ORGANIZER_NAME = "Kommunalforum"
 
     BABEL_DEFAULT_LOCALE = "de"
@@ -67,8 +75,9 @@ class Defaults:
 
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI: str | None = None  # default: the RQ Redis
+    RATELIMIT_STORAGE_OPTIONS: dict = {}  # Flask-Limiter's; the Redis timeouts are added
     RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_APPLY = "20 per minute; 200 per hour"
+    RATELIMIT_APPLY = "20 per minute; 200 per hour"  # the public application form, per address
 
     # Request size (Flask/Werkzeug): the whole body, the form data held in memory, and the
     # number of form fields. The largest legitimate form (an announcement of 20,000 characters,
@@ -125,3 +134,13 @@ class Defaults:
     # deleted from the outbox after OUTBOX_RETENTION_DAYS.
     RETENTION_DAYS = 365
     OUTBOX_RETENTION_DAYS = 180
+
+    # The newsletter (forum/newsletter/).
+    NEWSLETTER_RATE_PER_MINUTE = 0  # mails per minute over all workers; 0 = unlimited
+    NEWSLETTER_BATCH_SIZE = 1000  # mails per batch job (one SMTP connection each)
+    NEWSLETTER_CONFIRM_DAYS = 7  # how long a confirmation link works
+    NEWSLETTER_RESEND_SECONDS = 3600  # a pending address gets the confirmation mail again
+    NEWSLETTER_PENDING_DAYS = 30  # unconfirmed requests are deleted after this
+    NEWSLETTER_LIST_ID: str | None = None  # default: "<name> Newsletter" <newsletter.<host>>
+    NEWSLETTER_UNSUBSCRIBE_MAILTO: str | None = None  # a mailto: for unsubscribes, if handled
+    NEWSLETTER_RATELIMIT = "10 per minute; 100 per hour"  # the public form, per address

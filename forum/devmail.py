@@ -47,7 +47,7 @@ bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
 
 @bp.before_request
 def _only_in_development():
-    if not current_app.config.get("DEV_MAIL_INBOX"):
+    if not current_app.config["DEV_MAIL_INBOX"]:
         abort(404)
 
 

@@ -119,16 +119,16 @@ def check_smtp() -> list[Finding]:
     config = current_app.config
     where = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
     try:
-        smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+        smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
         with smtp_class(
             config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config["MAIL_TIMEOUT"]
         ) as server:
             server.ehlo()
-            if config.get("MAIL_USE_TLS"):
+            if config["MAIL_USE_TLS"]:
                 server.starttls()
                 server.ehlo()
-            if config.get("MAIL_USERNAME"):
-                server.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            if config["MAIL_USERNAME"]:
+                server.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             code, answer = server.noop()
             if code != 250:
                 raise smtplib.SMTPResponseException(code, answer)

@@ -201,7 +201,7 @@ def render_mail(template: str, locale: str, context: dict) -> RenderedMail:
     env: jinja2.Environment = current_app.extensions["mail_templates"]
     locale = locale if locale in ("de", "en") else "de"
     ctx = {
-        "service_name": current_app.config.get("ORGANIZER_NAME", "Kommunalforum"),
+        "service_name": current_app.config["ORGANIZER_NAME"],
         "base_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/"),
         "locale": locale,
         **context,

@@ -196,7 +196,7 @@ def prune_outbox(now: datetime | None = None) -> int:
     Unsent mails stay whatever their age. Consent records keep their own copy of the
     confirmation mail."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=int(current_app.config.get("OUTBOX_RETENTION_DAYS", 180)))
+    cutoff = now - timedelta(days=int(current_app.config["OUTBOX_RETENTION_DAYS"]))
     count = execute_dml(
         delete(OutboxMessage)
         .where(
@@ -219,9 +219,9 @@ def notice():
     return render_template(
         "privacy.html",
         version=PRIVACY_VERSION,
-        retention_days=int(current_app.config.get("RETENTION_DAYS", 365)),
-        outbox_retention_days=int(current_app.config.get("OUTBOX_RETENTION_DAYS", 180)),
-        pending_days=int(current_app.config.get("NEWSLETTER_PENDING_DAYS", 30)),
+        retention_days=int(current_app.config["RETENTION_DAYS"]),
+        outbox_retention_days=int(current_app.config["OUTBOX_RETENTION_DAYS"]),
+        pending_days=int(current_app.config["NEWSLETTER_PENDING_DAYS"]),
     )
 
 

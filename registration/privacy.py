@@ -205,7 +205,7 @@ def anonymise_finished_rounds(now: datetime | None = None, chunk: int = 500) -> 
     ``RETENTION_DAYS`` ago. Applications anonymised before are skipped, so a second run does
     nothing. One transaction per chunk, under the round's lock."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=int(current_app.config.get("RETENTION_DAYS", 365)))
+    cutoff = now - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
     pending = select(Application.round_id).where(Application.anonymised_at.is_(None))
     rounds = db.session.scalars(
         select(Round)

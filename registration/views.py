@@ -67,7 +67,7 @@ def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
 
 
 def _apply_limit() -> str:
-    return current_app.config.get("RATELIMIT_APPLY", "20 per minute")
+    return current_app.config["RATELIMIT_APPLY"]
 
 
 @bp.route("/rounds/<slug>/apply", methods=["GET", "POST"])

@@ -5,18 +5,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-#: Defaults of the newsletter's settings (``instance/config.py`` and ``FORUM_*`` override them).
-DEFAULTS = {
-    "NEWSLETTER_RATE_PER_MINUTE": 0,  # mails per minute over all workers; 0 = unlimited
-    "NEWSLETTER_BATCH_SIZE": 1000,  # mails per batch job (one SMTP connection each)
-    "NEWSLETTER_CONFIRM_DAYS": 7,  # how long a confirmation link works
-    "NEWSLETTER_RESEND_SECONDS": 3600,  # a pending address gets the confirmation mail again
-    "NEWSLETTER_PENDING_DAYS": 30,  # unconfirmed requests are deleted after this
-    "NEWSLETTER_LIST_ID": None,  # default: "<name> Newsletter" <newsletter.<public host>>
-    "NEWSLETTER_UNSUBSCRIBE_MAILTO": None,  # an address for mailto: unsubscribes, if handled
-    "NEWSLETTER_RATELIMIT": "10 per minute; 100 per hour",  # the public form, per address
-}
-
 
 def init_app(app: Flask) -> None:
     """Register the newsletter's blueprints, commands and maintenance tasks."""
@@ -32,8 +20,6 @@ def init_app(app: Flask) -> None:
     from .services import prune_unconfirmed, unsubscribe_suppressed
     from .views import admin_bp, bp
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     app.cli.add_command(newsletter_cli)

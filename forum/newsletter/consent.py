@@ -32,4 +32,4 @@ def consent_text(locale: str = "de", version: str = CONSENT_VERSION) -> str:
     """The wording of the consent checkbox as shown in ``locale``."""
     texts = _TEXTS.get(version, {})
     text = texts.get(locale) or texts.get("de") or ""
-    return text.format(service=current_app.config.get("ORGANIZER_NAME", "Kommunalforum"))
+    return text.format(service=current_app.config["ORGANIZER_NAME"])

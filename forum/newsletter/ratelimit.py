@@ -36,7 +36,7 @@ class RateLimiter:
 
     @classmethod
     def from_config(cls) -> RateLimiter:
-        return cls(int(current_app.config.get("NEWSLETTER_RATE_PER_MINUTE", 0) or 0))
+        return cls(int(current_app.config["NEWSLETTER_RATE_PER_MINUTE"] or 0))
 
     def wait(self) -> float:
         """Block until this worker may send the next mail; returns the seconds waited."""

@@ -134,11 +134,11 @@ def body_to_html(text: str) -> Markup:
 
 
 def list_id() -> str:
-    configured = current_app.config.get("NEWSLETTER_LIST_ID")
+    configured = current_app.config["NEWSLETTER_LIST_ID"]
     if configured:
         return configured
     host = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
-    name = current_app.config.get("ORGANIZER_NAME", "Kommunalforum")
+    name = current_app.config["ORGANIZER_NAME"]
     phrase = f"{name} Newsletter" if name.isascii() and '"' not in name else "Newsletter"
     return f'"{phrase}" <newsletter.{host}>'
 
@@ -146,7 +146,7 @@ def list_id() -> str:
 def list_headers(unsubscribe: str) -> dict[str, str]:
     """RFC 2369 / RFC 8058 headers for one recipient."""
     value = f"<{unsubscribe}>"
-    mailto = current_app.config.get("NEWSLETTER_UNSUBSCRIBE_MAILTO")
+    mailto = current_app.config["NEWSLETTER_UNSUBSCRIBE_MAILTO"]
     if mailto:
         value += f", <mailto:{mailto}?subject=unsubscribe>"
     return {

@@ -79,7 +79,7 @@ def find_subscriber(address: str) -> Subscriber | None:
 
 
 def _resend_interval() -> timedelta:
-    return timedelta(seconds=current_app.config.get("NEWSLETTER_RESEND_SECONDS", 3600))
+    return timedelta(seconds=current_app.config["NEWSLETTER_RESEND_SECONDS"])
 
 
 # --- subscribing -----------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def request_subscription(
             "source": source,
             "round_title": rnd.title if rnd else "",
             "valid_days": _confirm_days(),
-            "pending_days": int(current_app.config.get("NEWSLETTER_PENDING_DAYS", 30)),
+            "pending_days": int(current_app.config["NEWSLETTER_PENDING_DAYS"]),
         },
     )
     db.session.flush()
@@ -183,7 +183,7 @@ def request_subscription(
 
 
 def _confirm_days() -> int:
-    return int(current_app.config.get("NEWSLETTER_CONFIRM_DAYS", 7))
+    return int(current_app.config["NEWSLETTER_CONFIRM_DAYS"])
 
 
 class ConfirmOutcome(StrEnum):
@@ -483,7 +483,7 @@ def prune_unconfirmed(now: datetime | None = None) -> int:
     (data minimization). Addresses with a confirmed record in their history are kept: that
     record is the proof of an earlier consent."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=current_app.config.get("NEWSLETTER_PENDING_DAYS", 30))
+    cutoff = now - timedelta(days=current_app.config["NEWSLETTER_PENDING_DAYS"])
     confirmed_before = exists().where(
         ConsentRecord.subscriber_id == Subscriber.id, ConsentRecord.confirmed_at.is_not(None)
     )

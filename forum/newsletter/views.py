@@ -48,7 +48,7 @@ admin_bp = Blueprint("newsletter_admin", __name__, url_prefix="/admin/newsletter
 
 
 def _subscribe_limit() -> str:
-    return current_app.config.get("NEWSLETTER_RATELIMIT", "10 per minute; 100 per hour")
+    return current_app.config["NEWSLETTER_RATELIMIT"]
 
 
 # --- public ------------------------------------------------------------------------------------
