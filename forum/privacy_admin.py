@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from . import audit
 from .auth import admin_required
+from .csvdownload import download_name, download_response
 from .extensions import db
 from .form_limits import BoundedForm
 from .privacy import address_hash, erase_person, export_person
@@ -77,14 +78,11 @@ def index():
 def export_json():
     export = export_person(request.args.get("email", "")[:254])
     audit.record_read("privacy_export", "address " + address_hash(export["email"]))
-    stem = "auskunft-" + export["email"].replace("@", "-at-")
-    stem = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in stem)
-    response = Response(
-        json.dumps(export, ensure_ascii=False, indent=2), mimetype="application/json"
+    return download_response(
+        json.dumps(export, ensure_ascii=False, indent=2),
+        download_name("auskunft-" + export["email"], "json"),
+        "application/json",
     )
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.post("/erase")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template
+from flask import Blueprint, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .csvdownload import download_name, download_response
 from .db import utcnow
 from .extensions import db, rq
 from .models import Forum, Round
@@ -60,10 +61,8 @@ def meetings_calendar(slug: str):
     )
     if rnd is None:
         abort(404)
-    return Response(
-        meetings_ics(rnd),
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'inline; filename="{rnd.slug}.ics"'},
+    return download_response(
+        meetings_ics(rnd), download_name(rnd.slug, "ics"), "text/calendar", inline=True, cache=None
     )
 
 

@@ -7,7 +7,6 @@ Everything is aggregated in the database (``GROUP BY``) and the lists are paged 
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from flask_babel import to_user_timezone
 from sqlalchemy import Select, func, or_, select
 
 from forum.codes import BODY_TYPES, DEPARTMENTS, ROLES, STATES, label
+from forum.csvdownload import csv_chunks
 from forum.extensions import db
 from forum.models import Round
 
@@ -291,38 +291,21 @@ CSV_COLUMNS = (
 #: spread (highest minus lowest reviewer's mean), the staged decision.
 SELECTION_COLUMNS = ("score_mean", "reviews", "spread", "staged")
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice
-    against CSV injection); other values are written as they are."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")  # UTC, ISO 8601, no microseconds
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
 
 def _two(value) -> str:
     return "" if value is None else f"{float(value):.2f}"
 
 
 def export_csv(rnd: Round) -> Iterator[str]:
-    """The round's applications as CSV (with a BOM, so Excel reads UTF-8), in chunks; one
-    query, streamed from the database."""
+    """The round's applications as CSV (:func:`forum.csvdownload.csv_chunks`: every cell
+    guarded, a BOM, in chunks); one query, streamed from the database."""
+    return csv_chunks([*CSV_COLUMNS, *SELECTION_COLUMNS, "attendance"], _export_rows(rnd))
+
+
+def _export_rows(rnd: Round) -> Iterator[list]:
     from .participants.attendance import attended_counts, meetings_held
 
     columns = [getattr(Application, name) for name in CSV_COLUMNS]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow([*CSV_COLUMNS, *SELECTION_COLUMNS, "attendance"])
     stats = review_stats_subquery()
     # attended/meetings held, for those who hold a seat or were recorded at a meeting.
     attended, held = attended_counts(rnd), meetings_held(rnd)
@@ -346,15 +329,7 @@ def export_csv(rnd: Round) -> Iterator[str]:
         attendance = ""
         if row.status in holding or row.id in attended:
             attendance = f"{attended.get(row.id, 0)}/{held}"
-        writer.writerow(
-            [neutralise(v) for v in row[:-4]]
-            + [_two(mean), reviews, _two(spread), staged or "", attendance]
-        )
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+        yield [*row[:-4], _two(mean), reviews, _two(spread), staged or "", attendance]
 
 
 # --- for spreadsheets (Excel): labels, local times ---------------------------------------------
@@ -418,23 +393,12 @@ def export_excel_csv(rnd: Round, status_label) -> Iterator[str]:
     """For German Excel: semicolons, column titles and labels in the page's language, Berlin
     times as ``31.01.2027 23:59``; cells a spreadsheet would run as a formula still get the
     apostrophe (the XLSX export needs none)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    buffer.write("\ufeff")
     titles = _column_titles()
-    writer.writerow([titles[name] for name in CSV_COLUMNS])
-    for row in _labelled_rows(rnd, status_label):
-        writer.writerow(
-            [
-                v.strftime("%d.%m.%Y %H:%M") if isinstance(v, datetime) else neutralise(v)
-                for v in row
-            ]
-        )
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    rows = (
+        [v.strftime("%d.%m.%Y %H:%M") if isinstance(v, datetime) else v for v in row]
+        for row in _labelled_rows(rnd, status_label)
+    )
+    return csv_chunks([titles[name] for name in CSV_COLUMNS], rows, delimiter=";")
 
 
 def export_xlsx(rnd: Round, status_label) -> bytes:

@@ -3,8 +3,6 @@ the organizers' pages (announcements, progress, consent look-up)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from flask import (
@@ -25,6 +23,7 @@ from sqlalchemy import func, select
 
 from forum import audit
 from forum.auth import organizer_required, require_forum, round_or_404, visible_forums_query
+from forum.csvdownload import csv_chunks, download_name, download_response
 from forum.db import utcnow
 from forum.extensions import csrf, db, limiter
 from forum.models import Round
@@ -365,18 +364,13 @@ def consent_download(fmt: str):
     if export is None:
         abort(404)
     audit.record_read("consent_export", "address " + address_hash(export["email"]), fmt)
-    stem = "einwilligung-" + export["email"].replace("@", "-at-")
-    stem = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in stem)
+    name = download_name("einwilligung-" + export["email"], fmt)
     if fmt == "json":
-        body = json.dumps(export, ensure_ascii=False, indent=2)
-        mimetype = "application/json"
-    else:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=services.CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(services.consent_rows(export))
-        body, mimetype = out.getvalue(), "text/csv"
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return download_response(
+            json.dumps(export, ensure_ascii=False, indent=2), name, "application/json"
+        )
+    rows = services.consent_rows(export)
+    chunks = csv_chunks(
+        services.CSV_COLUMNS, ([row[c] for c in services.CSV_COLUMNS] for row in rows), bom=False
+    )
+    return download_response("".join(chunks), name, "text/csv")

@@ -18,6 +18,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forum.auth import organizer_required, round_or_404
+from forum.csvdownload import download_name, download_response
 from forum.extensions import db
 from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
@@ -194,16 +195,11 @@ def attendance_page(slug: str, key: str):
 # --- certificates of attendance ----------------------------------------------------------------
 
 
-def _pdf_response(data: bytes | None, filename: str) -> Response:
+def _pdf_response(data: bytes | None, stem: str) -> Response:
     if data is None:
         abort(404)
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
+    return download_response(
+        data, download_name(stem, "pdf"), "application/pdf", cache="private, no-store"
     )
 
 
@@ -214,7 +210,7 @@ def own_certificate(token: str):
     if application is None:
         return render_template("registration/bad_link.html"), 404
     data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
-    return _pdf_response(data, f"teilnahmebescheinigung-{application.round.slug}.pdf")
+    return _pdf_response(data, f"teilnahmebescheinigung-{application.round.slug}")
 
 
 @bp.get("/applications/<int:application_id>/certificate.pdf")
@@ -222,9 +218,7 @@ def own_certificate(token: str):
 def certificate(application_id: int):
     application = application_or_404(application_id)
     data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
-    return _pdf_response(
-        data, f"teilnahmebescheinigung-{application.round.slug}-{application.id}.pdf"
-    )
+    return _pdf_response(data, f"teilnahmebescheinigung-{application.round.slug}-{application.id}")
 
 
 @bp.get("/rounds/<slug>/certificates.pdf")
@@ -234,7 +228,7 @@ def round_certificates(slug: str):
     rnd = round_or_404(slug)
     people = certificates.participants_with_certificates(rnd)
     data = certificates.certificate_pdf(people, f"Teilnahmebescheinigungen {rnd.title}")
-    return _pdf_response(data, f"teilnahmebescheinigungen-{rnd.slug}.pdf")
+    return _pdf_response(data, f"teilnahmebescheinigungen-{rnd.slug}")
 
 
 # --- the applicant edits the application ------------------------------------------------------
