@@ -11,12 +11,12 @@ from sqlalchemy import case, func, select
 
 from .auth import admin_required
 from .extensions import db
+from .form_limits import CONTROL
 from .models import MailEvent, MailEventKind, Suppression
 
 bp = Blueprint("mail_admin", __name__, url_prefix="/admin/mail")
 
 PAGE = 200
-_CONTROL = "".join(chr(c) for c in range(32)) + "\x7f"
 
 
 @bp.get("/bounces")
@@ -28,7 +28,7 @@ def bounces():
     if kind not in {k.value for k in MailEventKind}:
         kind = ""
     query = (request.args.get("q", "") or "").strip().lower()[:254]
-    query = query.translate({ord(c): None for c in _CONTROL})
+    query = CONTROL.sub("", query)
     stmt = select(MailEvent).order_by(MailEvent.id.desc()).limit(PAGE)
     if kind:
         stmt = stmt.where(MailEvent.kind == kind)

@@ -6,6 +6,7 @@ oversized post must not come back as an equally oversized page."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
@@ -24,6 +25,21 @@ NAME_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
 #: invisible format characters (bidi overrides, zero-width spaces, ...), line and paragraph
 #: separators (U+2028, U+2029).
 _REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+#: C0 control characters and DEL (PostgreSQL cannot store NUL; none belongs in a form's text).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def strip(value):
+    """Filter: surrounding spaces off."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def clean(value):
+    """Filter for free text: surrounding spaces off, NUL characters out (PostgreSQL cannot
+    store them)."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 def is_single_line(value: str) -> bool:

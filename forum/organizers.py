@@ -31,16 +31,12 @@ from .auth import (
     set_password,
 )
 from .extensions import db
-from .form_limits import BoundedForm
+from .form_limits import BoundedForm, clean
 from .models import Forum, Organizer
 
 bp = Blueprint("organizers", __name__, url_prefix="/admin/organizers")
 
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
-
-
-def _strip(value):
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 class CheckboxListField(SelectMultipleField):
@@ -56,7 +52,7 @@ def _password_length(form, field):
 
 
 class OrganizerForm(BoundedForm):
-    name = StringField(_l("Name"), filters=[_strip], validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Name"), filters=[clean], validators=[Optional(), Length(max=200)])
     is_admin = BooleanField(_l("Admin (verwaltet Organisator*innen und alle Foren)"))
     forums = CheckboxListField(_l("Zugeordnete Foren"), coerce=int, validate_choice=True)
 
@@ -69,7 +65,7 @@ class OrganizerForm(BoundedForm):
 
 class NewOrganizerForm(OrganizerForm):
     email = EmailField(
-        _l("E-Mail-Adresse"), filters=[_strip], validators=[DataRequired(REQUIRED), Length(max=254)]
+        _l("E-Mail-Adresse"), filters=[clean], validators=[DataRequired(REQUIRED), Length(max=254)]
     )
     password = PasswordField(
         _l("Erstes Passwort"),

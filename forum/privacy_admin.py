@@ -16,7 +16,7 @@ from . import audit
 from .auth import admin_required
 from .csvdownload import download_name, download_response
 from .extensions import db
-from .form_limits import BoundedForm
+from .form_limits import BoundedForm, clean
 from .privacy import address_hash, erase_person, export_person
 
 bp = Blueprint("privacy_admin", __name__, url_prefix="/admin/privacy")
@@ -24,24 +24,20 @@ bp = Blueprint("privacy_admin", __name__, url_prefix="/admin/privacy")
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 
 
-def _strip(value):
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
-
-
 class LookupForm(BoundedForm):
     class Meta:
         csrf = False  # a GET search that changes nothing
 
     email = StringField(
-        _l("E-Mail-Adresse"), filters=[_strip], validators=[DataRequired(REQUIRED), Length(max=254)]
+        _l("E-Mail-Adresse"), filters=[clean], validators=[DataRequired(REQUIRED), Length(max=254)]
     )
 
 
 class EraseForm(BoundedForm):
-    email = HiddenField(filters=[_strip], validators=[DataRequired(REQUIRED), Length(max=254)])
+    email = HiddenField(filters=[clean], validators=[DataRequired(REQUIRED), Length(max=254)])
     reason = TextAreaField(
         _l("Anlass der Löschung (steht im Verlauf der Bewerbungen; ohne personenbezogene Daten)"),
-        filters=[_strip],
+        filters=[clean],
         validators=[DataRequired(REQUIRED), Length(max=500)],
     )
     confirm = BooleanField(

@@ -38,7 +38,7 @@ from forum.codes import (
     is_open_format,
     offered_codes,
 )
-from forum.form_limits import BoundedForm, single_line
+from forum.form_limits import BoundedForm, clean, single_line, strip
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
@@ -77,16 +77,6 @@ class EmailAddress:
                 _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")
             ) from None
         field.data = info.ascii_email or info.normalized
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def clean(value):
-    """For organizers' free text: surrounding spaces off, NUL characters out (PostgreSQL
-    cannot store them)."""
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 _one_line = single_line  # no line breaks, control or invisible format characters

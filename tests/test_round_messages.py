@@ -204,7 +204,7 @@ def test_page_preview_test_and_send(client, login, cohort, smtp, work):
     [
         ({"audience": "alle"}, "Keine gültige Auswahl"),
         ({"subject": ""}, "Bitte füllen Sie dieses Feld aus."),
-        ({"subject": "a\tb"}, "Bitte ohne Zeilenumbrüche."),
+        ({"subject": "a\tb"}, "Bitte ohne Zeilenumbrüche und ohne Steuerzeichen."),
         ({"body": " "}, "Bitte füllen Sie dieses Feld aus."),
         ({"action": "delete"}, "Unbekannte Aktion"),
     ],

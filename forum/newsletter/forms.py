@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from forum.form_limits import BoundedForm, single_line
+from forum.form_limits import CONTROL, BoundedForm, single_line, strip
 
 from .announcements import BODY_MAX, SUBJECT_MAX
 from .consent import consent_text
@@ -19,14 +19,8 @@ from .consent import consent_text
 REQUIRED = _l("Bitte füllen Sie dieses Feld aus.")
 
 
-#: C0 control characters and DEL (PostgreSQL cannot store NUL; none belongs in a form's text).
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_EXCEPT_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def clean_line(value):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -22,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from forum.db import utcnow
 from forum.extensions import db
+from forum.form_limits import CONTROL
 
 from .models import ConsentRecord, Source, Subscriber, SubscriberStatus
 from .services import InvalidAddress, normalize_address
@@ -29,7 +29,6 @@ from .services import InvalidAddress, normalize_address
 REQUIRED_COLUMNS = ("email", "name", "consented_at")
 CHUNK = 1000
 BERLIN = ZoneInfo("Europe/Berlin")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ImportFileError(ValueError):

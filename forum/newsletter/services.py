@@ -5,7 +5,6 @@ commit (the caller does)."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
+from forum.form_limits import CONTROL
 from forum.models import OutboxMessage, Round
 from forum.outbox import queue_mail
 from forum.privacy import PRIVACY_VERSION, address_in_forums
@@ -60,12 +60,9 @@ def normalize_address(address: str) -> tuple[str, str]:
     return address, address.lower()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def clean_name(name: str | None) -> str:
     """One line, single spaces, no control characters (PostgreSQL cannot store NUL)."""
-    return _CONTROL.sub("", " ".join((name or "").split()))[:200]
+    return CONTROL.sub("", " ".join((name or "").split()))[:200]
 
 
 def find_subscriber(address: str) -> Subscriber | None:
@@ -73,7 +70,7 @@ def find_subscriber(address: str) -> Subscriber | None:
         _address, key = normalize_address(address)
     except InvalidAddress:
         key = (address or "").strip().lower()
-        if _CONTROL.search(key):  # no stored address has one (and PostgreSQL refuses NUL)
+        if CONTROL.search(key):  # no stored address has one (and PostgreSQL refuses NUL)
             return None
     return db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
 

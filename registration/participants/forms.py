@@ -5,17 +5,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length
 
-from forum.form_limits import BoundedForm
+from forum.form_limits import BoundedForm, single_line
 
 from ..forms import REQUIRED, clean
 from .messages import AUDIENCES, BODY_MAX, SUBJECT_MAX
-
-
-def _one_line(form, field):
-    if field.data and any(ord(ch) < 32 or ch == "\x7f" for ch in field.data):
-        raise ValidationError(_l("Bitte ohne Zeilenumbrüche."))
 
 
 class MessageForm(BoundedForm):
@@ -31,7 +26,7 @@ class MessageForm(BoundedForm):
     subject = StringField(
         _l("Betreff"),
         filters=[clean],
-        validators=[DataRequired(REQUIRED), Length(max=SUBJECT_MAX), _one_line],
+        validators=[DataRequired(REQUIRED), Length(max=SUBJECT_MAX), single_line],
     )
     body = TextAreaField(
         _l("Nachricht (Markdown)"),
