@@ -1,16 +1,14 @@
-"""Dates as people read them, for pages and mails, in the current locale and Europe/Berlin."""
+"""Dates as people read them, for pages and mails, in the current locale and Europe/Berlin;
+and the one Markdown renderer with its HTML sanitiser (:func:`render_markdown`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urlsplit
-from xml.etree import ElementTree as etree
+from html.parser import HTMLParser
 
 import markdown
 from flask_babel import format_date, format_datetime, format_time, to_user_timezone
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup, escape
 
 
@@ -63,36 +61,6 @@ def register(env) -> None:
 
 # --- Markdown for organizer texts ------------------------------------------------------------
 
-_SAFE_SCHEMES = ("http", "https", "mailto")
-
-
-class _SafeLinks(Treeprocessor):
-    """No images (no external assets, no tracking pixels) and only http(s)/mailto links."""
-
-    def run(self, root):
-        for parent in list(root.iter()):
-            for index, el in enumerate(list(parent)):
-                if el.tag == "img":
-                    alt = el.get("alt", "")
-                    span = etree.Element("span")
-                    span.text = alt
-                    span.tail = el.tail
-                    parent.remove(el)
-                    parent.insert(index, span)
-                elif el.tag == "a":
-                    href = (el.get("href") or "").strip()
-                    scheme = urlsplit(href).scheme.lower()
-                    if scheme not in _SAFE_SCHEMES:
-                        el.attrib.pop("href", None)
-                    else:
-                        el.set("rel", "noopener noreferrer")
-
-
-class SafeMarkdown(Extension):
-    def extendMarkdown(self, md):  # noqa: N802 (Markdown's name)
-        md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
-
-
 _GENDER_STAR = re.compile(r"(?<=\w)\*(?=\w)")
 
 
@@ -117,9 +85,122 @@ def organizer_markdown_source(text: str) -> str:
     return protect_list_numbers(protect_gender_star(str(escape(text or ""))))
 
 
-def render_markdown(text: str) -> Markup:
-    """Organizers write Markdown, not HTML: raw HTML is escaped first, images are dropped,
-    links keep only http, https and mailto targets."""
-    source = organizer_markdown_source(text)
-    html = markdown.markdown(source, extensions=["sane_lists", SafeMarkdown()])
-    return Markup(html)
+# In escaped text: stop at white space, quotes and escaped angle brackets; no trailing dot etc.
+_URL = re.compile(r"https?://(?:(?!&lt;|&gt;|&quot;|&#3[49];)[^\s<>\"'])+")
+#: What the organizer's Markdown may become in a mail: text structure and links, nothing that
+#: loads anything (no images: a remote image is a tracking pixel; "no external assets").
+_ALLOWED = frozenset(
+    {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"a", "blockquote", "code", "pre", "hr"}
+)
+_VOID = frozenset({"br", "hr"})
+_SAFE_SCHEMES = ("http:", "https:", "mailto:")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _linkify(match: re.Match) -> str:
+    url = match.group(0)
+    tail = ""
+    while url and url[-1] in ".,;:!?)":
+        url, tail = url[:-1], url[-1] + tail
+    return f'<a href="{url}">{url}</a>{tail}'
+
+
+def _safe_href(value: str | None) -> str | None:
+    """The link target if it is a web or mail address (checked after entities are decoded,
+    ignoring case and any spaces or control characters a browser would skip)."""
+    if not value:
+        return None
+    probe = _CONTROL_OR_SPACE.sub("", value).lower()
+    if not probe.startswith(_SAFE_SCHEMES) or probe in _SAFE_SCHEMES:
+        return None
+    return value.strip()
+
+
+class _Sanitizer(HTMLParser):
+    """Rebuilds HTML from an allowlist: the tags of :data:`_ALLOWED` without attributes, except
+    ``href`` (http, https, mailto) and ``title`` on links and ``start`` on ordered lists. An
+    image becomes its alt text; any other tag is dropped (its text stays, escaped); comments and
+    declarations go. With ``linkify``, bare URLs in text outside links become links; ``rel`` is
+    put on every link."""
+
+    def __init__(self, linkify: bool, rel: str | None) -> None:
+        super().__init__(convert_charrefs=True)
+        self.linkify = linkify
+        self.rel = rel
+        self.out: list[str] = []
+        self.open: list[str] = []  # allowed tags opened and not yet closed
+        self.links = 0  # depth of open <a> (no links inside links)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.handle_data(attrs.get("alt") or "")
+            return
+        if tag not in _ALLOWED:
+            return
+        rendered = ""
+        if tag == "a":
+            if self.links:
+                return
+            href = _safe_href(attrs.get("href"))
+            if href is None:
+                self.open.append("a-dropped")
+                return
+            rendered = f' href="{escape(href)}"'
+            if attrs.get("title"):
+                rendered += f' title="{escape(attrs["title"])}"'
+            if self.rel:
+                rendered += f' rel="{escape(self.rel)}"'
+            self.links += 1
+        elif tag == "ol" and (attrs.get("start") or "").isdigit():
+            rendered = f' start="{int(attrs["start"])}"'
+        self.out.append(f"<{tag}{rendered}>")
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and tag in self.open:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and "a-dropped" in self.open:
+            if self.open[-1] == "a-dropped":
+                self.open.pop()
+                return
+        if tag not in _ALLOWED or tag in _VOID or tag not in self.open:
+            return
+        while self.open:  # close what is still open inside it
+            top = self.open.pop()
+            if top == "a-dropped":
+                continue
+            self.out.append(f"</{top}>")
+            if top == "a":
+                self.links -= 1
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        text = str(escape(data))
+        self.out.append(_URL.sub(_linkify, text) if self.linkify and not self.links else text)
+
+    def result(self) -> str:
+        self.close()
+        for top in reversed(self.open):
+            if top != "a-dropped":
+                self.out.append(f"</{top}>")
+        self.open.clear()
+        return "".join(self.out)
+
+
+def render_markdown(
+    text: str, *, linkify: bool = False, rel: str | None = "noopener noreferrer"
+) -> Markup:
+    """The one way organizers' Markdown becomes HTML (pages, mails, newsletters): raw HTML is
+    escaped first, then Markdown's output passes an allowlist (:class:`_Sanitizer`): no images
+    (no external assets, no tracking pixels), links only to http, https and mailto targets."""
+    html = markdown.markdown(organizer_markdown_source(text), extensions=["sane_lists"])
+    sanitizer = _Sanitizer(linkify, rel)
+    sanitizer.feed(html)
+    return Markup(sanitizer.result())
