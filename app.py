@@ -130,6 +130,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         newsletter,
         organizers,
         privacy,
+        privacy_admin,
         round_admin,
     )
     from forum import views as forum_views
@@ -149,6 +150,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     newsletter.init_app(app)
     init_registration(app)
     privacy.init_app(app)
+    app.register_blueprint(privacy_admin.bp)
 
     _register_request_hooks(app)
     _register_template_helpers(app)

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from .auth import admin_required
 from .extensions import db
 from .form_limits import CONTROL
+from .mail import normalize_email
 from .models import MailEvent, MailEventKind, Suppression
 
 bp = Blueprint("mail_admin", __name__, url_prefix="/admin/mail")
@@ -27,7 +28,7 @@ def bounces():
     kind = request.args.get("kind", "")
     if kind not in {k.value for k in MailEventKind}:
         kind = ""
-    query = (request.args.get("q", "") or "").strip().lower()[:254]
+    query = normalize_email(request.args.get("q", "") or "")[:254]
     query = CONTROL.sub("", query)
     stmt = select(MailEvent).order_by(MailEvent.id.desc()).limit(PAGE)
     if kind:

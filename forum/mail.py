@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_mail import Connection
@@ -166,9 +167,44 @@ def send_message(message: QuotedPrintableMessage, conn: Connection | None = None
         own.send(message)
 
 
+# --- addresses: one normal form, one key -----------------------------------------------------
+
+
+class InvalidAddress(ValueError):
+    """Not an address the service can send to."""
+
+
+def valid_address(address: str) -> str:
+    """The address as it is stored and sent: email-validator's normal form (no DNS look-up: it
+    must work offline), an international domain in its ASCII (``xn--``) form, at most 254
+    characters. Umlauts before the @ need SMTPUTF8, which many municipal mail servers do not
+    offer: such an address is :class:`InvalidAddress`, like any other that is not valid."""
+    try:
+        info = validate_email(
+            (address or "").strip(), check_deliverability=False, allow_smtputf8=False
+        )
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+    address = info.ascii_email or info.normalized
+    if len(address) > 254:
+        raise InvalidAddress("the address is longer than 254 characters")
+    return address
+
+
 def normalize_email(address: str) -> str:
-    """The form in which addresses are compared (unique per round, organizer login)."""
+    """The key by which an address in its normal form (:func:`valid_address`) is compared:
+    unique per round, subscriber, organizer login, suppression list."""
     return address.strip().lower()
+
+
+def address_key(address: str) -> str:
+    """The key of any input (a look-up, an erasure request): the key of its normal form; what
+    is not a valid address is only stripped and lower-cased, so that a look-up for it finds
+    nothing rather than failing."""
+    try:
+        return normalize_email(valid_address(address))
+    except InvalidAddress:
+        return normalize_email(address or "")
 
 
 def public_url(path: str, locale: str | None = None) -> str:

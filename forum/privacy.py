@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, Flask, current_app, render_template
 from sqlalchemy import delete, func, or_, select
 
+from . import suppression
 from .db import execute_dml, utcnow
 from .extensions import db
-from .models import OutboxMessage
+from .mail import address_key
+from .maintenance import register_task
+from .models import OutboxMessage, Round
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +73,6 @@ def address_in_forums(key: str, forum_ids: set[int]) -> bool:
 
 def providers() -> list[Provider]:
     return list(current_app.extensions.get(_EXTENSION, {}).values())
-
-
-def address_key(address: str) -> str:
-    """The lower-cased address as the forms store it: an international domain in its ASCII
-    (``xn--``) form. Anything that is not a valid address is only stripped and lower-cased, so
-    that a look-up for it finds nothing rather than failing."""
-    address = (address or "").strip()
-    try:
-        info = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        return address.lower()
-    return (info.ascii_email or info.normalized).lower()
 
 
 def address_hash(key: str) -> str:
@@ -191,6 +181,12 @@ def erase_person(address: str, reason: str, by: str = "") -> ErasureResult:
 # --- retention ---------------------------------------------------------------------------------
 
 
+def finished_before(rnd: Round) -> datetime:
+    """When a round is over for the retention clocks (applications, invitations): the end of
+    its last meeting or its application deadline, whichever is later."""
+    return max([rnd.closes, *(m.ends for m in rnd.meetings)])
+
+
 def prune_outbox(now: datetime | None = None) -> int:
     """Maintenance: delete mails sent or failed more than ``OUTBOX_RETENTION_DAYS`` ago.
     Unsent mails stay whatever their age. Consent records keep their own copy of the
@@ -226,12 +222,11 @@ def notice():
 
 
 def init_app(app: Flask) -> None:
-    """The notice, the admins' privacy page and the outbox's retention task."""
-    from . import suppression
-    from .maintenance import register_task
-    from .privacy_admin import bp as admin_bp
-
+    """The notice, the outbox's retention task, and the base's own personal data (bounces and
+    suppressions). The admins' page (:mod:`forum.privacy_admin`) builds on this module and is
+    registered by the factory."""
     app.register_blueprint(bp)
-    app.register_blueprint(admin_bp)
     register_task(app, "outbox_pruned", prune_outbox)
-    suppression.init_app(app)
+    register_personal_data(
+        app, "mail_delivery", suppression.export_mail_delivery, suppression.erase_mail_delivery
+    )

@@ -29,13 +29,6 @@ SUPPRESSING = (MailEventKind.HARD_BOUNCE, MailEventKind.COMPLAINT, MailEventKind
 Hook = Callable[[str, str], None]  # (normalized address, reason text)
 
 
-def init_app(app: Flask) -> None:
-    """Bounces and suppressions are personal data: exported and erased per address."""
-    from .privacy import register_personal_data
-
-    register_personal_data(app, "mail_delivery", export_mail_delivery, erase_mail_delivery)
-
-
 def export_mail_delivery(key: str) -> list[dict]:
     def iso(value):
         return value.isoformat() if value else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -39,6 +38,7 @@ from forum.codes import (
     offered_codes,
 )
 from forum.form_limits import BoundedForm, clean, single_line, strip
+from forum.mail import InvalidAddress, valid_address
 from forum.newsletter.consent import consent_text
 
 from .models import APPLICATION_FIELDS
@@ -62,8 +62,8 @@ class EmailAddress:
     def __call__(self, form, field):
         value = field.data or ""
         try:
-            info = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-        except EmailNotValidError:
+            field.data = valid_address(value)
+        except InvalidAddress:
             local = value.rpartition("@")[0]
             if local and not local.isascii():
                 raise ValidationError(
@@ -76,7 +76,6 @@ class EmailAddress:
             raise ValidationError(
                 _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")
             ) from None
-        field.data = info.ascii_email or info.normalized
 
 
 _one_line = single_line  # no line breaks, control or invisible format characters

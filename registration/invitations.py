@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,8 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from forum.codes import BODY_TYPES, ROLES, STATES
 from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
-from forum.mail import normalize_email
+from forum.mail import InvalidAddress, normalize_email, valid_address
 from forum.models import Round
+from forum.privacy import finished_before
 
 from . import admission, eligibility, notifications
 from .models import Application, Invitation
@@ -106,10 +106,9 @@ def _row_values(rnd: Round, raw: dict[str, str]) -> dict[str, str]:
         if name in LENGTHS and len(value) > LENGTHS[name]:
             raise ValueError(f"{name} is longer than {LENGTHS[name]} characters")
     try:
-        info = validate_email(values["email"], check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
+        values["email"] = valid_address(values["email"])
+    except InvalidAddress as exc:
         raise ValueError(f"invalid e-mail address {values['email']!r}: {exc}") from None
-    values["email"] = info.ascii_email or info.normalized
     for name, table, accepted in (
         ("state", STATES, rnd.states),
         ("role", ROLES, rnd.roles),
@@ -411,8 +410,6 @@ def erase_invitations(key: str, reason: str) -> int:
 def delete_finished_invitations(now: datetime | None = None) -> int:
     """Maintenance (retention): invitations of rounds that finished more than
     ``RETENTION_DAYS`` ago are deleted (the applications are anonymised alongside)."""
-    from .privacy import finished_before
-
     now = now or utcnow()
     cutoff = now - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
     rounds = db.session.scalars(

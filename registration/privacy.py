@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from forum.db import utcnow
 from forum.extensions import db
 from forum.models import Meeting, Round
+from forum.privacy import finished_before
 
 from . import admission, lifecycle
 from .models import LIVE, Actor, Application, Attendance, Status
@@ -192,12 +193,6 @@ def erase_applications(key: str, reason: str) -> int:
 
 
 # --- retention ---------------------------------------------------------------------------------
-
-
-def finished_before(rnd: Round) -> datetime:
-    """When a round is over: the end of its last meeting or its application deadline,
-    whichever is later."""
-    return max([rnd.closes, *(m.ends for m in rnd.meetings)])
 
 
 def anonymise_finished_rounds(now: datetime | None = None, chunk: int = 500) -> int:

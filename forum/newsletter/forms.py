@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from forum.form_limits import CONTROL, BoundedForm, single_line, strip
+from forum.mail import InvalidAddress, valid_address
 
 from .announcements import BODY_MAX, SUBJECT_MAX
 from .consent import consent_text
@@ -50,10 +50,8 @@ class EmailAddress:
     def __call__(self, form, field):
         no_control(form, field)
         try:
-            field.data = validate_email(
-                field.data or "", check_deliverability=False, allow_smtputf8=False
-            ).normalized
-        except EmailNotValidError:
+            field.data = valid_address(field.data or "")
+        except InvalidAddress:
             raise ValidationError(
                 _l("Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@gemeinde.de.")
             ) from None

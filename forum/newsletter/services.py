@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.form_limits import CONTROL
+from forum.mail import InvalidAddress, normalize_email, valid_address
 from forum.models import OutboxMessage, Round
 from forum.outbox import queue_mail
 from forum.privacy import PRIVACY_VERSION, address_in_forums
@@ -39,25 +39,11 @@ log = logging.getLogger(__name__)
 LOCALES = ("de", "en")
 
 
-class InvalidAddress(ValueError):
-    pass
-
-
 def normalize_address(address: str) -> tuple[str, str]:
-    """``(address, key)``: the address as email-validator normalizes it (no DNS look-up; an
-    international domain in its ASCII form; no non-ASCII local parts), and the lower-cased key
-    that identifies a subscriber."""
-    try:
-        info = validate_email(
-            (address or "").strip(), check_deliverability=False, allow_smtputf8=False
-        )
-    except EmailNotValidError as exc:
-        raise InvalidAddress(str(exc)) from None
-    # ASCII (an international domain in its xn-- form): what the batch mails can carry.
-    address = info.ascii_email or info.normalized
-    if len(address) > 254:
-        raise InvalidAddress("the address is longer than 254 characters")
-    return address, address.lower()
+    """``(address, key)``: :func:`forum.mail.valid_address` (ASCII, what the batch mails can
+    carry) and the key that identifies a subscriber; :class:`InvalidAddress` if invalid."""
+    address = valid_address(address)
+    return address, normalize_email(address)
 
 
 def clean_name(name: str | None) -> str:
@@ -69,7 +55,7 @@ def find_subscriber(address: str) -> Subscriber | None:
     try:
         _address, key = normalize_address(address)
     except InvalidAddress:
-        key = (address or "").strip().lower()
+        key = normalize_email(address or "")
         if CONTROL.search(key):  # no stored address has one (and PostgreSQL refuses NUL)
             return None
     return db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
