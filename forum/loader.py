@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import tomli_w
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from . import round_hooks
@@ -48,54 +49,86 @@ class Field:
     choices: dict | None = None
     minimum: int | None = None
     maximum: int | None = None
+    label: Any = None  # shown on the organizer pages (lazy gettext); None: the key
 
 
 FORUM_FIELDS = {
-    "slug": Field("slug", required=True, max_length=80),
-    "title": Field("str", required=True, max_length=200),
-    "summary": Field("str", max_length=500),
-    "description": Field("text", max_length=20_000),
-    "contact_name": Field("str", max_length=200),
-    "contact_email": Field("str", max_length=254),
+    "slug": Field("slug", required=True, max_length=80, label=_l("Kurzname in Adressen (slug)")),
+    "title": Field("str", required=True, max_length=200, label=_l("Titel")),
+    "summary": Field("str", max_length=500, label=_l("Kurzbeschreibung")),
+    "description": Field("text", max_length=20_000, label=_l("Beschreibung (Markdown)")),
+    "contact_name": Field("str", max_length=200, label=_l("Ansprechperson")),
+    "contact_email": Field("str", max_length=254, label=_l("E-Mail-Adresse für Rückfragen")),
 }
 
 ROUND_FIELDS = {
-    "slug": Field("slug", required=True, max_length=80),
-    "title": Field("str", required=True, max_length=200),
-    "description": Field("text", max_length=20_000),
-    "seats": Field("int", required=True, minimum=1, maximum=10_000),
-    "opens": Field("datetime", required=True),
-    "closes": Field("datetime", required=True),
-    "admission": Field("choice", choices={m.value: m for m in AdmissionMode}),
-    "auto_promote": Field("bool"),
-    "offer_hours": Field("int", minimum=1, maximum=24 * 90),
-    "confirm_hours": Field("int", minimum=1, maximum=24 * 30),
-    "states": Field("codes", required=True, choices=STATES),
-    "roles": Field("codes", required=True, choices=ROLES),
-    "body_types": Field("codes", required=True, choices=BODY_TYPES),
-    "max_per_state": Field("int", minimum=1, maximum=10_000),
-    "max_per_organisation": Field("int", minimum=1, maximum=10_000),
+    "slug": Field("slug", required=True, max_length=80, label=_l("Kurzname in Adressen (slug)")),
+    "title": Field("str", required=True, max_length=200, label=_l("Titel")),
+    "description": Field("text", max_length=20_000, label=_l("Beschreibung (Markdown)")),
+    "seats": Field("int", required=True, minimum=1, maximum=10_000, label=_l("Plätze")),
+    "opens": Field("datetime", required=True, label=_l("Bewerbung ab (Uhrzeit in Berlin)")),
+    "closes": Field("datetime", required=True, label=_l("Bewerbung bis (Uhrzeit in Berlin)")),
+    "admission": Field(
+        "choice", choices={m.value: m for m in AdmissionMode}, label=_l("Zulassung")
+    ),
+    "auto_promote": Field("bool", label=_l("Freie Plätze automatisch an die Warteliste")),
+    "offer_hours": Field(
+        "int", minimum=1, maximum=24 * 90, label=_l("Frist für Zusagen (Stunden)")
+    ),
+    "confirm_hours": Field(
+        "int",
+        minimum=1,
+        maximum=24 * 30,
+        label=_l("Frist für die Bestätigung der Adresse (Stunden)"),
+    ),
+    "states": Field("codes", required=True, choices=STATES, label=_l("Bundesländer")),
+    "roles": Field("codes", required=True, choices=ROLES, label=_l("Funktionen")),
+    "body_types": Field(
+        "codes", required=True, choices=BODY_TYPES, label=_l("Art der Kommune / Organisation")
+    ),
+    "max_per_state": Field(
+        "int", minimum=1, maximum=10_000, label=_l("Höchstens je Bundesland (leer: keine Grenze)")
+    ),
+    "max_per_organisation": Field(
+        "int", minimum=1, maximum=10_000, label=_l("Höchstens je Organisation (leer: keine Grenze)")
+    ),
     # Selection (issue 9): criteria scored 1-5 by reviewers, reviews wanted, blind review.
-    "review_criteria": Field("labels", max_length=100, maximum=12),
-    "reviewers_per_application": Field("int", minimum=1, maximum=20),
-    "blind_review": Field("bool"),
-    "invitation_only": Field("bool"),
-    "invitation_reminder_days": Field("int", minimum=1, maximum=365),
-    "reminder_days": Field("days", minimum=1, maximum=365),
+    "review_criteria": Field(
+        "labels",
+        max_length=100,
+        maximum=12,
+        label=_l("Kriterien der Bewertung, eines je Zeile (je 1 bis 5 Punkte)"),
+    ),
+    "reviewers_per_application": Field(
+        "int", minimum=1, maximum=20, label=_l("Bewertungen je Bewerbung")
+    ),
+    "blind_review": Field(
+        "bool", label=_l("Verdeckte Bewertung (Namen und Organisation erst nach der Vormerkung)")
+    ),
+    "invitation_only": Field("bool", label=_l("Nur auf Einladung")),
+    "invitation_reminder_days": Field(
+        "int", minimum=1, maximum=365, label=_l("Erinnerung an Eingeladene nach … Tagen")
+    ),
+    "reminder_days": Field(
+        "days",
+        minimum=1,
+        maximum=365,
+        label=_l("Erinnerungen, Tage vor jedem Treffen (z. B. 7, 1; leer: keine)"),
+    ),
     "meetings": Field("meetings"),
 }
 
 MEETING_FIELDS = {
-    "key": Field("slug", max_length=40),
-    "title": Field("str", required=True, max_length=200),
-    "starts": Field("datetime", required=True),
-    "ends": Field("datetime", required=True),
-    "venue": Field("str", required=True, max_length=200),
-    "address": Field("str", max_length=300),
-    "cancelled": Field("bool"),
+    "key": Field("slug", max_length=40, label=_l("Schlüssel")),
+    "title": Field("str", required=True, max_length=200, label=_l("Titel")),
+    "starts": Field("datetime", required=True, label=_l("Beginn (Berlin)")),
+    "ends": Field("datetime", required=True, label=_l("Ende (Berlin)")),
+    "venue": Field("str", required=True, max_length=200, label=_l("Ort")),
+    "address": Field("str", max_length=300, label=_l("Adresse")),
+    "cancelled": Field("bool", label=_l("abgesagt")),
     # Markdown; a file without them leaves what organizers wrote on the page as it is.
-    "agenda": Field("text", max_length=20_000),
-    "documentation": Field("text", max_length=20_000),
+    "agenda": Field("text", max_length=20_000, label=_l("Tagesordnung (Markdown)")),
+    "documentation": Field("text", max_length=20_000, label=_l("Dokumentation (Markdown)")),
 }
 
 ROUND_DEFAULTS = {

@@ -50,42 +50,6 @@ ZONE = ZoneInfo("Europe/Berlin")
 FORM_TIME = "%Y-%m-%dT%H:%M"
 EXTRA_MEETING_ROWS = 2
 
-#: Labels of the keys; a key without one is shown by its name.
-LABELS: dict[str, Any] = {
-    "slug": _l("Kurzname in Adressen (slug)"),
-    "title": _l("Titel"),
-    "summary": _l("Kurzbeschreibung"),
-    "description": _l("Beschreibung (Markdown)"),
-    "contact_name": _l("Ansprechperson"),
-    "contact_email": _l("E-Mail-Adresse für Rückfragen"),
-    "seats": _l("Plätze"),
-    "opens": _l("Bewerbung ab (Uhrzeit in Berlin)"),
-    "closes": _l("Bewerbung bis (Uhrzeit in Berlin)"),
-    "admission": _l("Zulassung"),
-    "auto_promote": _l("Freie Plätze automatisch an die Warteliste"),
-    "offer_hours": _l("Frist für Zusagen (Stunden)"),
-    "confirm_hours": _l("Frist für die Bestätigung der Adresse (Stunden)"),
-    "states": _l("Bundesländer"),
-    "roles": _l("Funktionen"),
-    "body_types": _l("Art der Kommune / Organisation"),
-    "max_per_state": _l("Höchstens je Bundesland (leer: keine Grenze)"),
-    "max_per_organisation": _l("Höchstens je Organisation (leer: keine Grenze)"),
-    "reminder_days": _l("Erinnerungen, Tage vor jedem Treffen (z. B. 7, 1; leer: keine)"),
-    "review_criteria": _l("Kriterien der Bewertung, eines je Zeile (je 1 bis 5 Punkte)"),
-    "reviewers_per_application": _l("Bewertungen je Bewerbung"),
-    "blind_review": _l("Verdeckte Bewertung (Namen und Organisation erst nach der Vormerkung)"),
-    "invitation_only": _l("Nur auf Einladung"),
-    "invitation_reminder_days": _l("Erinnerung an Eingeladene nach … Tagen"),
-    "key": _l("Schlüssel"),
-    "starts": _l("Beginn (Berlin)"),
-    "ends": _l("Ende (Berlin)"),
-    "venue": _l("Ort"),
-    "address": _l("Adresse"),
-    "cancelled": _l("abgesagt"),
-    "agenda": _l("Tagesordnung (Markdown)"),
-    "documentation": _l("Dokumentation (Markdown)"),
-}
-
 CHOICE_LABELS: dict[str, dict[str, Any]] = {
     "admission": {
         "review": _l("nach Auswahl durch das Organisationsteam"),
@@ -98,7 +62,12 @@ MEETING_FORM_SKIP = ("agenda", "documentation")
 
 
 def label(key: str):
-    return LABELS.get(key, key)
+    """The label of a key of the forum file (next to the key in :mod:`forum.loader`); a key
+    without one is shown by its name."""
+    for fields in (FORUM_FIELDS, ROUND_FIELDS, MEETING_FIELDS):
+        if key in fields and fields[key].label is not None:
+            return fields[key].label
+    return key
 
 
 class FormError(ValueError):

@@ -25,6 +25,7 @@ from forum.form_limits import max_length
 from forum.models import Round
 
 from . import admission
+from .access import by_token
 from .admission import Outcome as AdmissionOutcome
 from .forms import (
     PREFILL_FIELDS,
@@ -36,7 +37,7 @@ from .forms import (
 )
 from .invitations import Answer, apply_with_invitation, invitation_for_token
 from .invitations import decline as decline_invitation
-from .models import Application, Status
+from .models import Application, Invitation, Status
 from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
@@ -144,12 +145,10 @@ def NOT_INVITED() -> str:  # noqa: N802
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @limiter.limit(_apply_limit, methods=["POST"])
-def invitation(token: str):
+@by_token(invitation_for_token)
+def invitation(invitation: Invitation, token: str):
     """The link in an invitation mail: the round's form, prefilled and bound to the invited
     address (GET changes nothing)."""
-    invitation = invitation_for_token(token)
-    if invitation is None:
-        return render_template("registration/bad_link.html"), 404
     rnd = invitation.round
     form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
@@ -212,10 +211,8 @@ def invitation(token: str):
 
 
 @bp.post("/invitations/<token>/decline")
-def invitation_decline(token: str):
-    invitation = invitation_for_token(token)
-    if invitation is None:
-        return render_template("registration/bad_link.html"), 404
+@by_token(invitation_for_token)
+def invitation_decline(invitation: Invitation, token: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -301,18 +298,14 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
 
 
 @bp.get("/status/<token>")
-def status(token: str):
-    application = application_for_status_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
+@by_token(application_for_status_token)
+def status(application: Application, token: str):
     return _status_page(application, token)
 
 
 @bp.post("/status/<token>/withdraw")
-def withdraw(token: str):
-    application = application_for_status_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
+@by_token(application_for_status_token)
+def withdraw(application: Application, token: str):
     form = WithdrawForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -328,11 +321,9 @@ def withdraw(token: str):
 
 
 @bp.post("/status/<token>/share-contact")
-def share_contact(token: str):
+@by_token(application_for_status_token)
+def share_contact(application: Application, token: str):
     """Give or withdraw the consent to the participant list; takes effect at once."""
-    application = application_for_status_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
     form = ShareContactForm()
     if not form.validate_on_submit():
         abort(400)
@@ -349,12 +340,10 @@ def share_contact(token: str):
 
 
 @bp.route("/offers/<token>", methods=["GET", "POST"])
-def offer(token: str):
+@by_token(application_for_offer_token)
+def offer(application: Application, token: str):
     """The offer page: GET shows the offer and changes nothing; the buttons POST ``action`` =
     ``accept`` | ``decline``."""
-    application = application_for_offer_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
     form = OfferForm()
     code = 200
     if request.method == "POST":

@@ -22,8 +22,9 @@ from forum.csvdownload import download_name, download_response
 from forum.extensions import db
 from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
-from ..access import application_or_404
+from ..access import application_or_404, by_token
 from ..admission import status_label
+from ..models import Application
 from ..services import application_for_status_token
 from . import attendance, certificates, edits, messages
 from .forms import (
@@ -204,11 +205,9 @@ def _pdf_response(data: bytes | None, stem: str) -> Response:
 
 
 @public_bp.get("/status/<token>/certificate.pdf")
-def own_certificate(token: str):
+@by_token(application_for_status_token)
+def own_certificate(application: Application, token: str):
     """The participant's certificate, once they attended a meeting; 404 before."""
-    application = application_for_status_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
     data = certificates.certificate_pdf([application], "Teilnahmebescheinigung")
     return _pdf_response(data, f"teilnahmebescheinigung-{application.round.slug}")
 
@@ -235,12 +234,10 @@ def round_certificates(slug: str):
 
 
 @public_bp.route("/status/<token>/edit", methods=["GET", "POST"])
-def edit_application(token: str):
+@by_token(application_for_status_token)
+def edit_application(application: Application, token: str):
     """While ``submitted`` or ``waitlisted``: change contact, organisation, texts, and state,
     role and body type (with the round's rules). Other statuses: back to the status page."""
-    application = application_for_status_token(token)
-    if application is None:
-        return render_template("registration/bad_link.html"), 404
     status_page = url_for("registration.status", token=token)
     if not edits.can_edit(application):
         flash(_("In diesem Stand lässt sich die Bewerbung nicht mehr ändern."), "warning")
