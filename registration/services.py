@@ -49,7 +49,7 @@ def find_live(rnd: Round, email: str) -> Application | None:
         select(Application).where(
             Application.round_id == rnd.id,
             Application.email_normalized == normalize_email(email),
-            Application.status.in_([s.value for s in LIVE]),
+            Application.status.in_(lifecycle.values(LIVE)),
         )
     )
 
@@ -137,12 +137,12 @@ def store_application(
             return SubmitResult(Outcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
-        application.confirmed_at = now
         lifecycle.transition(
             application,
             Status.SUBMITTED,
             Actor.APPLICANT,
             "Über die persönliche Einladung beworben (Adresse durch den Link bestätigt)",
+            now=now,
         )
         admission.admit_on_confirm(application, rnd)
         if application.status == Status.SUBMITTED:
@@ -229,8 +229,9 @@ def confirm_application(token: str, now: datetime | None = None) -> ConfirmResul
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
     if application.confirm_deadline and application.confirm_deadline < (now or utcnow()):
         return ConfirmResult(ConfirmOutcome.EXPIRED, application)
-    application.confirmed_at = now or utcnow()
-    lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt")
+    lifecycle.transition(
+        application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt", now=now
+    )
     admission.admit_on_confirm(application, rnd)
     if application.status == Status.SUBMITTED:
         notifications.notify_submitted(application)

@@ -24,8 +24,8 @@ from forum.extensions import db, limiter
 from forum.form_limits import max_length
 from forum.models import Round
 
-from . import admission
-from .admission import Outcome as AdmissionOutcome
+from . import admission, lifecycle
+from .admission import DecisionOutcome
 from .forms import (
     PREFILL_FIELDS,
     ApplicationForm,
@@ -36,7 +36,7 @@ from .forms import (
 )
 from .invitations import Answer, apply_with_invitation, invitation_for_token
 from .invitations import decline as decline_invitation
-from .models import Application, Status
+from .models import Actor, Application, Status
 from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
@@ -282,8 +282,9 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
     group_context = participant_groups(application, participants)
     share_form = ShareContactForm(formdata=None)
     share_form.share_contact.data = application.share_contact
+    actions = lifecycle.allowed_actions(application, Actor.APPLICANT)
     offer_token = None
-    if application.status == Status.OFFERED:
+    if lifecycle.Action.ACCEPT in actions:
         offer_token = make_token(Purpose.OFFER, application.public_id)
     return render_template(
         "registration/status.html",
@@ -292,7 +293,7 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
         offer_token=offer_token,
         offer_form=OfferForm(formdata=None),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-        withdrawable=application.status in admission.WITHDRAWABLE,
+        withdrawable=lifecycle.Action.WITHDRAW in actions,
         now=utcnow(),
         share_form=share_form,
         participants=participants,
@@ -318,7 +319,7 @@ def withdraw(token: str):
         db.session.rollback()
         return _status_page(application, token, withdraw_form=form, status=422)
     result = admission.withdraw(application)
-    if result.outcome != AdmissionOutcome.WITHDRAWN:
+    if result.outcome != DecisionOutcome.WITHDRAWN:
         db.session.rollback()
         flash(_("Diese Bewerbung lässt sich nicht mehr zurückziehen."), "error")
         return redirect(url_for("registration.status", token=token))
@@ -365,15 +366,15 @@ def offer(token: str):
             result = admission.accept_offer(application)
         else:
             result = admission.decline_offer(application)
-        if result.outcome == AdmissionOutcome.REFUSED:
+        if result.outcome == DecisionOutcome.REFUSED:
             db.session.rollback()
             code = 409
         else:
             db.session.commit()
-            if result.outcome == AdmissionOutcome.LAPSED:
+            if result.outcome == DecisionOutcome.LAPSED:
                 code = 410
             else:
-                if result.outcome == AdmissionOutcome.ACCEPTED:
+                if result.outcome == DecisionOutcome.ACCEPTED:
                     flash(_("Vielen Dank für Ihre Zusage! Wir freuen uns auf Sie."), "success")
                 else:
                     flash(
