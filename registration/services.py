@@ -198,7 +198,7 @@ def check_confirm_token(token: str, now: datetime | None = None) -> ConfirmResul
     application = _application_by_public_id(payload["a"])
     if application is None:
         return ConfirmResult(ConfirmOutcome.INVALID)
-    if application.status != Status.PENDING_EMAIL:
+    if not lifecycle.can(application, Status.SUBMITTED, Actor.APPLICANT):
         if application.status == Status.EXPIRED:
             return ConfirmResult(ConfirmOutcome.EXPIRED, application)
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
@@ -225,7 +225,7 @@ def confirm_application(token: str, now: datetime | None = None) -> ConfirmResul
     # the same moment, are serialized; the status read before the lock may be stale.
     rnd = admission.lock_round(application.round_id)
     application = lock_row(Application, application.id)  # against a parallel expiry
-    if application.status != Status.PENDING_EMAIL:
+    if not lifecycle.can(application, Status.SUBMITTED, Actor.APPLICANT):
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
     if application.confirm_deadline and application.confirm_deadline < (now or utcnow()):
         return ConfirmResult(ConfirmOutcome.EXPIRED, application)
@@ -282,7 +282,7 @@ def expire_unconfirmed(now: datetime | None = None) -> int:
         # Locked and checked again: a confirmation or a new link may have come in meanwhile.
         application = lock_row(Application, application_id)
         if (
-            application.status == Status.PENDING_EMAIL
+            lifecycle.can(application, Status.EXPIRED, Actor.SYSTEM)
             and application.confirm_deadline is not None
             and application.confirm_deadline < now
         ):

@@ -388,7 +388,7 @@ def offer(token: str):
 def _offer_page(application, token, form, code, invalid=False):
     now = utcnow()
     expired = (
-        application.status == Status.OFFERED
+        lifecycle.can(application, Status.ACCEPTED, Actor.APPLICANT)
         and application.offer_deadline is not None
         and application.offer_deadline < now
     )
