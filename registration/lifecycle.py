@@ -142,9 +142,14 @@ DECIDABLE: frozenset[Status] = sources(S.REJECTED, A.ORGANIZER)
 ORDER: tuple[Status, ...] = tuple(Status)
 
 
+def ordered(statuses: frozenset[Status] | tuple[Status, ...]) -> tuple[Status, ...]:
+    """The statuses in the lifecycle's order."""
+    return tuple(s for s in ORDER if s in statuses)
+
+
 def values(statuses: frozenset[Status] | tuple[Status, ...]) -> list[str]:
     """The statuses as strings in the lifecycle's order (for ``IN (…)`` in queries)."""
-    return [s.value for s in ORDER if s in statuses]
+    return [s.value for s in ordered(statuses)]
 
 
 class Action(enum.StrEnum):
