@@ -201,11 +201,6 @@ def can(application: Application, to: Status, actor: Actor) -> bool:
     return found is not None and actor in found.actors
 
 
-def can_transition(application: Application, to: Status) -> bool:
-    """Does the lifecycle allow ``to`` from the current status for anyone?"""
-    return rule(application.status, to) is not None
-
-
 def allowed_actions(application: Application, actor: Actor) -> frozenset[Action]:
     """The actions ``actor`` may take on ``application`` now (the buttons a page shows)."""
     allowed = {a for a, to in ACTION_TARGETS.items() if can(application, to, actor)}

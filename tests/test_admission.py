@@ -15,7 +15,7 @@ from forum.models import Organizer
 from registration import admission, lifecycle
 from registration.admission import DecisionOutcome as Outcome
 from registration.admission.messages import result_message
-from registration.models import Actor, Application, ApplicationEvent, Status
+from registration.models import Application, ApplicationEvent
 
 
 def reload(application: Application) -> Application:
@@ -58,41 +58,7 @@ def held(rnd) -> int:
     )
 
 
-# --- the lifecycle table -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("source", "target", "allowed"),
-    [
-        ("submitted", "offered", True),
-        ("submitted", "waitlisted", True),
-        ("submitted", "rejected", True),
-        ("waitlisted", "offered", True),
-        ("offered", "accepted", True),
-        ("offered", "declined", True),
-        ("offered", "lapsed", True),
-        ("offered", "revoked", True),
-        ("accepted", "withdrawn", True),
-        ("accepted", "revoked", True),
-        ("pending_email", "offered", False),
-        ("submitted", "accepted", False),
-        ("waitlisted", "accepted", False),
-        ("rejected", "offered", False),
-        ("declined", "offered", False),
-        ("lapsed", "accepted", False),
-        ("accepted", "offered", False),
-        ("withdrawn", "submitted", False),
-        ("offered", "waitlisted", False),
-    ],
-)
-def test_transition_table(source, target, allowed):
-    application = Application(status=source)
-    if allowed:
-        assert lifecycle.can_transition(application, Status(target))
-    else:
-        with pytest.raises(lifecycle.TransitionError):
-            lifecycle.transition(application, Status(target), Actor.SYSTEM)
-        assert application.status == source
+# The lifecycle table itself: tests/unit/test_lifecycle.py (every pair of statuses and actor).
 
 
 @pytest.mark.parametrize(
