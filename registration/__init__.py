@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
 
     from . import (
         admin,
+        lifecycle,
         models,  # noqa: F401
         selection,
         views,
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(participant_views.public_bp)
     app.add_template_global(attendance.has_attended, "has_attended")
     app.add_template_global(edits.can_edit, "can_edit_application")
+    app.add_template_global(lifecycle.holds_seat, "holds_seat")
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)

@@ -4,7 +4,8 @@ validates its form, calls one service function, commits and redirects."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -28,8 +29,9 @@ from forum.models import OutboxMessage
 from forum.outbox import request_flush
 from forum.suppression import active_suppression, suppressed_addresses
 
-from . import admission, dashboard, groups, invitations, services
+from . import admission, dashboard, groups, invitations, lifecycle, services
 from .access import application_or_404
+from .admission import messages
 from .forms import (
     BulkDecisionForm,
     DecisionForm,
@@ -41,7 +43,7 @@ from .forms import (
     MoveForm,
     RevokeForm,
 )
-from .models import HOLDING, Application, ApplicationEvent, Status
+from .models import Actor, Application, ApplicationEvent
 from .participants import attendance
 from .selection.views import application_extras
 
@@ -50,7 +52,7 @@ bp = Blueprint("review", __name__, url_prefix="/admin")
 
 def _flash_results(results: list[admission.Result]) -> None:
     for result in results[:20]:
-        flash(result.message, result.category)
+        flash(messages.result_message(result), messages.result_category(result))
         for promoted in result.promoted:
             flash(
                 _(
@@ -88,7 +90,7 @@ def round_dashboard(slug: str):
         page=page,
         filters=filters,
         statuses=dashboard.STATUS_ORDER,
-        status_label=admission.status_label,
+        status_label=messages.status_label,
         bulk_form=BulkDecisionForm(formdata=None),
         bounces=suppressed_addresses([a.email for a in page.items]),
         invitation_counts=invitations.counts(rnd),
@@ -309,7 +311,7 @@ def export(slug: str):
         "export", f"round {rnd.slug}", "applications.csv" + (" (Excel)" if excel else "")
     )
     if request.args.get("format") == "excel":
-        rows = dashboard.export_excel_csv(rnd, admission.status_label)
+        rows = dashboard.export_excel_csv(rnd, messages.status_label)
         name = f"{rnd.slug}-bewerbungen-excel.csv"
     else:
         rows, name = dashboard.export_csv(rnd), f"{rnd.slug}-bewerbungen.csv"
@@ -327,7 +329,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def export_xlsx(slug: str):
     rnd = round_or_404(slug)
     audit.record_read("export", f"round {rnd.slug}", "applications.xlsx")
-    response = Response(dashboard.export_xlsx(rnd, admission.status_label), content_type=XLSX)
+    response = Response(dashboard.export_xlsx(rnd, messages.status_label), content_type=XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="{rnd.slug}-bewerbungen.xlsx"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -362,13 +364,11 @@ def _application_page(application: Application, status: int = 200, **forms):
         lift_form=forms.get("lift_form") or LiftSuppressionForm(formdata=None),
         round=application.round,
         events=events,
-        status_label=admission.status_label,
+        status_label=messages.status_label,
         decision_form=forms.get("decision_form") or DecisionForm(formdata=None),
         revoke_form=forms.get("revoke_form") or RevokeForm(formdata=None),
         move_form=forms.get("move_form") or MoveForm(formdata=None),
-        holding=application.status in HOLDING,
-        waitlisted=application.status == Status.WAITLISTED,
-        decidable=application.status in (Status.SUBMITTED, Status.WAITLISTED),
+        actions=lifecycle.allowed_actions(application, Actor.ORGANIZER),
         **application_extras(application),
     ), status
 
@@ -389,45 +389,63 @@ def _done(application: Application, result: admission.Result):
     return redirect(url_for(".application_page", application_id=application_id))
 
 
+def _act(
+    application_id: int,
+    form: Any,
+    form_name: str,
+    what: str,
+    change: Callable[[Application, Any], admission.Result],
+    detail: str = "",
+):
+    """One organizer action on one application: validate ``form`` (else the page again with
+    its errors), ``change``, audit, commit when something changed."""
+    application = application_or_404(application_id)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _application_page(application, 422, **{form_name: form})
+    result = change(application, form)
+    audit.record(what, f"application {application.id}", detail)
+    return _done(application, result)
+
+
 @bp.post("/applications/<int:application_id>/decision")
 @organizer_required
 def decision(application_id: int):
-    application = application_or_404(application_id)
     form = DecisionForm()
-    if not form.validate_on_submit():
-        db.session.rollback()
-        return _application_page(application, 422, decision_form=form)
-    result = admission.decide(application, form.action.data, current_user, form.message.data or "")
-    audit.record("decision", f"application {application.id}", form.action.data)
-    return _done(application, result)
+    return _act(
+        application_id,
+        form,
+        "decision_form",
+        "decision",
+        lambda a, f: admission.decide(a, f.action.data, current_user, f.message.data or ""),
+        form.action.data or "",
+    )
 
 
 @bp.post("/applications/<int:application_id>/revoke")
 @organizer_required
 def revoke(application_id: int):
-    application = application_or_404(application_id)
-    form = RevokeForm()
-    if not form.validate_on_submit():
-        db.session.rollback()
-        return _application_page(application, 422, revoke_form=form)
-    result = admission.revoke(application, current_user, form.reason.data)
-    audit.record("revoke", f"application {application.id}")
-    return _done(application, result)
+    return _act(
+        application_id,
+        RevokeForm(),
+        "revoke_form",
+        "revoke",
+        lambda a, f: admission.revoke(a, current_user, f.reason.data),
+    )
 
 
 @bp.post("/applications/<int:application_id>/move")
 @organizer_required
 def move(application_id: int):
-    application = application_or_404(application_id)
     form = MoveForm()
-    if not form.validate_on_submit():
-        db.session.rollback()
-        return _application_page(application, 422, move_form=form)
-    result = admission.move_on_waitlist(
-        application, form.position.data, current_user, form.reason.data
+    return _act(
+        application_id,
+        form,
+        "move_form",
+        "waitlist_move",
+        lambda a, f: admission.move_on_waitlist(a, f.position.data, current_user, f.reason.data),
+        f"to {form.position.data}",
     )
-    audit.record("waitlist_move", f"application {application.id}", f"to {form.position.data}")
-    return _done(application, result)
 
 
 @bp.post("/applications/<int:application_id>/lift-suppression")

@@ -23,7 +23,8 @@ from forum.csvdownload import csv_chunks
 from forum.extensions import db
 from forum.models import Round
 
-from .models import HOLDING, Application, Status
+from .lifecycle import HOLDING, values
+from .models import Application, Status
 from .selection.models import StagedDecision
 from .selection.reviews import review_stats_subquery
 
@@ -127,7 +128,7 @@ class Stats:
 def round_stats(rnd: Round) -> Stats:
     """Counts by status and held seats by state, role and body type: two queries."""
     by_status = {
-        status: n
+        status.value: n
         for status, n in db.session.execute(
             select(Application.status, func.count())
             .where(Application.round_id == rnd.id)
@@ -147,7 +148,7 @@ def round_stats(rnd: Round) -> Stats:
         )
         .where(
             Application.round_id == rnd.id,
-            Application.status.in_([s.value for s in HOLDING]),
+            Application.status.in_(values(HOLDING)),
         )
         .group_by(Application.state, Application.role, Application.body_type, Application.status)
     ):

@@ -22,7 +22,8 @@ from forum.extensions import db
 from forum.models import Round
 
 from .admission import lock_round
-from .models import HOLDING, Application, GroupMember, RoundGroup
+from .lifecycle import HOLDING, values
+from .models import Application, GroupMember, RoundGroup
 
 MAX_GROUPS = 100
 
@@ -111,7 +112,7 @@ def seat_holders(rnd: Round) -> list[Application]:
             select(Application)
             .where(
                 Application.round_id == rnd.id,
-                Application.status.in_([s.value for s in HOLDING]),
+                Application.status.in_(values(HOLDING)),
             )
             .order_by(Application.last_name, Application.first_name, Application.id)
         )
@@ -145,7 +146,7 @@ def group_recipients(group_id: int) -> list[Application]:
             .join(GroupMember, GroupMember.application_id == Application.id)
             .where(
                 GroupMember.group_id == group_id,
-                Application.status.in_([s.value for s in HOLDING]),
+                Application.status.in_(values(HOLDING)),
             )
             .order_by(Application.id)
         )

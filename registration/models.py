@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
 
@@ -10,36 +9,16 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
+from forum.enum_column import enum_column
 from forum.extensions import Model
 from forum.models import Round
 
+# The statuses, who changes them, and which are live or hold a seat: the lifecycle's table.
+from .lifecycle import HOLDING as HOLDING
+from .lifecycle import LIVE, Status, values
+from .lifecycle import Actor as Actor
 
-class Status(enum.StrEnum):
-    PENDING_EMAIL = "pending_email"
-    SUBMITTED = "submitted"
-    WAITLISTED = "waitlisted"
-    OFFERED = "offered"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    DECLINED = "declined"
-    LAPSED = "lapsed"
-    WITHDRAWN = "withdrawn"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-
-#: An application in one of these holds the address for its round (one live per address).
-LIVE = (
-    Status.PENDING_EMAIL,
-    Status.SUBMITTED,
-    Status.WAITLISTED,
-    Status.OFFERED,
-    Status.ACCEPTED,
-)
-#: These hold a seat.
-HOLDING = (Status.OFFERED, Status.ACCEPTED)
-
-_live_sql = "status IN ({})".format(", ".join(f"'{s.value}'" for s in LIVE))
+_live_sql = "status IN ({})".format(", ".join(f"'{value}'" for value in values(LIVE)))
 
 
 #: The applicant's own entries (the public form's text and choice fields, PRODUCT.md).
@@ -56,12 +35,6 @@ APPLICATION_FIELDS = (
     "motivation",
     "challenge",
 )
-
-
-class Actor(enum.StrEnum):
-    APPLICANT = "applicant"
-    ORGANIZER = "organizer"
-    SYSTEM = "system"
 
 
 def _public_id() -> str:
@@ -91,7 +64,7 @@ class Application(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
     round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default=Status.PENDING_EMAIL.value)
+    status: Mapped[Status] = mapped_column(enum_column(Status), default=Status.PENDING_EMAIL)
     locale: Mapped[str] = mapped_column(String(5), default="de")
 
     first_name: Mapped[str] = mapped_column(String(100))
@@ -159,8 +132,8 @@ class ApplicationEvent(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(20))
     actor_label: Mapped[str] = mapped_column(String(254), default="")
-    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    to_status: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[Status | None] = mapped_column(enum_column(Status), nullable=True)
+    to_status: Mapped[Status] = mapped_column(enum_column(Status))
     reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship(back_populates="events")

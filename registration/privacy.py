@@ -23,7 +23,7 @@ from forum.models import Meeting, Round
 from forum.privacy import finished_before
 
 from . import admission, lifecycle
-from .models import LIVE, Actor, Application, Attendance, Status
+from .models import Actor, Application, Attendance, Status
 from .participants.edits import EDIT_NOTE
 from .selection.privacy import scrub as scrub_selection
 
@@ -186,7 +186,7 @@ def erase_applications(key: str, reason: str) -> int:
     note = f"{ERASED_NOTE}: {reason}" if reason else ERASED_NOTE
     applications = _applications(key)
     for application in applications:
-        if application.status in LIVE:
+        if lifecycle.can(application, Status.WITHDRAWN, Actor.SYSTEM):
             admission.withdraw_for_erasure(application, now)
         anonymise(application, note, now)
     return len(applications)

@@ -49,7 +49,7 @@ def find_live(rnd: Round, email: str) -> Application | None:
         select(Application).where(
             Application.round_id == rnd.id,
             Application.email_normalized == normalize_email(email),
-            Application.status.in_([s.value for s in LIVE]),
+            Application.status.in_(lifecycle.values(LIVE)),
         )
     )
 
@@ -137,12 +137,12 @@ def store_application(
             return SubmitResult(Outcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
-        application.confirmed_at = now
         lifecycle.transition(
             application,
             Status.SUBMITTED,
             Actor.APPLICANT,
             "Über die persönliche Einladung beworben (Adresse durch den Link bestätigt)",
+            now=now,
         )
         admission.admit_on_confirm(application, rnd)
         if application.status == Status.SUBMITTED:
@@ -198,7 +198,7 @@ def check_confirm_token(token: str, now: datetime | None = None) -> ConfirmResul
     application = _application_by_public_id(payload["a"])
     if application is None:
         return ConfirmResult(ConfirmOutcome.INVALID)
-    if application.status != Status.PENDING_EMAIL:
+    if not lifecycle.can(application, Status.SUBMITTED, Actor.APPLICANT):
         if application.status == Status.EXPIRED:
             return ConfirmResult(ConfirmOutcome.EXPIRED, application)
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
@@ -225,12 +225,13 @@ def confirm_application(token: str, now: datetime | None = None) -> ConfirmResul
     # the same moment, are serialized; the status read before the lock may be stale.
     rnd = admission.lock_round(application.round_id)
     application = lock_row(Application, application.id)  # against a parallel expiry
-    if application.status != Status.PENDING_EMAIL:
+    if not lifecycle.can(application, Status.SUBMITTED, Actor.APPLICANT):
         return ConfirmResult(ConfirmOutcome.ALREADY, application)
     if application.confirm_deadline and application.confirm_deadline < (now or utcnow()):
         return ConfirmResult(ConfirmOutcome.EXPIRED, application)
-    application.confirmed_at = now or utcnow()
-    lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt")
+    lifecycle.transition(
+        application, Status.SUBMITTED, Actor.APPLICANT, "E-Mail-Adresse bestätigt", now=now
+    )
     admission.admit_on_confirm(application, rnd)
     if application.status == Status.SUBMITTED:
         notifications.notify_submitted(application)
@@ -281,7 +282,7 @@ def expire_unconfirmed(now: datetime | None = None) -> int:
         # Locked and checked again: a confirmation or a new link may have come in meanwhile.
         application = lock_row(Application, application_id)
         if (
-            application.status == Status.PENDING_EMAIL
+            lifecycle.can(application, Status.EXPIRED, Actor.SYSTEM)
             and application.confirm_deadline is not None
             and application.confirm_deadline < now
         ):

@@ -24,9 +24,9 @@ from forum.extensions import db, limiter
 from forum.form_limits import max_length
 from forum.models import Round
 
-from . import admission
+from . import admission, lifecycle
 from .access import by_token
-from .admission import Outcome as AdmissionOutcome
+from .admission import DecisionOutcome
 from .forms import (
     PREFILL_FIELDS,
     ApplicationForm,
@@ -37,7 +37,7 @@ from .forms import (
 )
 from .invitations import Answer, apply_with_invitation, invitation_for_token
 from .invitations import decline as decline_invitation
-from .models import Application, Invitation, Status
+from .models import Actor, Application, Invitation, Status
 from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
     ConfirmOutcome,
@@ -279,8 +279,9 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
     group_context = participant_groups(application, participants)
     share_form = ShareContactForm(formdata=None)
     share_form.share_contact.data = application.share_contact
+    actions = lifecycle.allowed_actions(application, Actor.APPLICANT)
     offer_token = None
-    if application.status == Status.OFFERED:
+    if lifecycle.Action.ACCEPT in actions:
         offer_token = make_token(Purpose.OFFER, application.public_id)
     return render_template(
         "registration/status.html",
@@ -289,7 +290,7 @@ def _status_page(application: Application, token: str, withdraw_form=None, statu
         offer_token=offer_token,
         offer_form=OfferForm(formdata=None),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-        withdrawable=application.status in admission.WITHDRAWABLE,
+        withdrawable=lifecycle.Action.WITHDRAW in actions,
         now=utcnow(),
         share_form=share_form,
         participants=participants,
@@ -311,7 +312,7 @@ def withdraw(application: Application, token: str):
         db.session.rollback()
         return _status_page(application, token, withdraw_form=form, status=422)
     result = admission.withdraw(application)
-    if result.outcome != AdmissionOutcome.WITHDRAWN:
+    if result.outcome != DecisionOutcome.WITHDRAWN:
         db.session.rollback()
         flash(_("Diese Bewerbung lässt sich nicht mehr zurückziehen."), "error")
         return redirect(url_for("registration.status", token=token))
@@ -354,15 +355,15 @@ def offer(application: Application, token: str):
             result = admission.accept_offer(application)
         else:
             result = admission.decline_offer(application)
-        if result.outcome == AdmissionOutcome.REFUSED:
+        if result.outcome == DecisionOutcome.REFUSED:
             db.session.rollback()
             code = 409
         else:
             db.session.commit()
-            if result.outcome == AdmissionOutcome.LAPSED:
+            if result.outcome == DecisionOutcome.LAPSED:
                 code = 410
             else:
-                if result.outcome == AdmissionOutcome.ACCEPTED:
+                if result.outcome == DecisionOutcome.ACCEPTED:
                     flash(_("Vielen Dank für Ihre Zusage! Wir freuen uns auf Sie."), "success")
                 else:
                     flash(
@@ -376,7 +377,7 @@ def offer(application: Application, token: str):
 def _offer_page(application, token, form, code, invalid=False):
     now = utcnow()
     expired = (
-        application.status == Status.OFFERED
+        lifecycle.can(application, Status.ACCEPTED, Actor.APPLICANT)
         and application.offer_deadline is not None
         and application.offer_deadline < now
     )

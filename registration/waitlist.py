@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from forum.extensions import db
 
-from .models import Application, Status
+from .lifecycle import ON_WAITLIST, values
+from .models import Application
 
 _SYNC = {"synchronize_session": "fetch"}
 
@@ -42,7 +43,7 @@ def entries(round_id: int) -> list[Application]:
             select(Application)
             .where(
                 Application.round_id == round_id,
-                Application.status == Status.WAITLISTED.value,
+                Application.status.in_(values(ON_WAITLIST)),
             )
             .order_by(Application.waitlist_position)
             .execution_options(populate_existing=True)

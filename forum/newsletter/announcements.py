@@ -18,6 +18,7 @@ from forum.models import Organizer, Round
 from forum.outbox import queue_mail
 
 from .models import (
+    ANNOUNCEMENT_TRANSITIONS,
     Announcement,
     AnnouncementStatus,
     Delivery,
@@ -134,7 +135,7 @@ def request_dispatch(announcement: Announcement, again: bool = False) -> Announc
     previous = previous_announcements(announcement)
     if previous and not again:
         raise AlreadyAnnounced(previous)
-    announcement.status = AnnouncementStatus.QUEUED.value
+    announcement.change_status(AnnouncementStatus.QUEUED)
     announcement.dispatched_at = utcnow()
     return announcement
 
@@ -219,7 +220,7 @@ def problem_deliveries(announcement: Announcement, limit: int = 200):
 def retry_failed(announcement: Announcement) -> int:
     """Queue failed and deferred deliveries again (the caller enqueues the batches)."""
     announcement = lock_row(Announcement, announcement.id)
-    if announcement.status not in (AnnouncementStatus.SENDING, AnnouncementStatus.DONE):
+    if AnnouncementStatus.SENDING not in ANNOUNCEMENT_TRANSITIONS[announcement.status]:
         return 0
     count = execute_dml(
         update(Delivery)
@@ -232,7 +233,7 @@ def retry_failed(announcement: Announcement) -> int:
         )
     ).rowcount
     if count:
-        announcement.status = AnnouncementStatus.SENDING.value
+        announcement.change_status(AnnouncementStatus.SENDING)
         announcement.finished_at = None
         announcement.last_error = None
     return count

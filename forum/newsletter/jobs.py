@@ -34,6 +34,7 @@ from forum.suppression import active_suppression, record_event
 from .announcements import contact_of
 from .bulk import MessageFactory
 from .models import (
+    ANNOUNCEMENT_TRANSITIONS,
     OPEN_DELIVERY,
     Announcement,
     AnnouncementStatus,
@@ -41,6 +42,7 @@ from .models import (
     DeliveryStatus,
     Subscriber,
     SubscriberStatus,
+    sources_of,
 )
 from .ratelimit import RateLimiter
 from .render import render_template_for_batch
@@ -182,11 +184,15 @@ def dispatch_announcement(announcement_id: int) -> str:
     announcement.total = db.session.scalars(
         select(func.count(Delivery.id)).where(Delivery.announcement_id == announcement_id)
     ).one()
-    announcement.status = AnnouncementStatus.SENDING.value
+    announcement.change_status(AnnouncementStatus.SENDING)
     db.session.commit()
     batches = enqueue_batches(announcement_id)
     finish_if_done(announcement_id)
     return f"{announcement.total} deliveries in {batches} batches"
+
+
+#: A sending announcement finishes (the table in models.py); a conditional UPDATE.
+FINISHABLE = sources_of(AnnouncementStatus.DONE, ANNOUNCEMENT_TRANSITIONS)
 
 
 def finish_if_done(announcement_id: int) -> bool:
@@ -195,7 +201,7 @@ def finish_if_done(announcement_id: int) -> bool:
         update(Announcement)
         .where(
             Announcement.id == announcement_id,
-            Announcement.status == AnnouncementStatus.SENDING.value,
+            Announcement.status.in_(FINISHABLE),
             ~exists().where(
                 Delivery.announcement_id == announcement_id,
                 Delivery.status.in_(OPEN_DELIVERY),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
+from forum.enum_column import enum_column
 from forum.extensions import Model
 
 
@@ -21,6 +23,34 @@ class SubscriberStatus(enum.StrEnum):
     PENDING = "pending"  # asked, not yet confirmed: receives nothing but confirmation mails
     CONFIRMED = "confirmed"  # receives announcements
     UNSUBSCRIBED = "unsubscribed"  # receives nothing
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class StatusError(ValueError):
+    """The table of allowed transitions does not allow this change of status."""
+
+
+def _change_status(current: str, to: E, allowed: dict[E, frozenset[E]]) -> E:
+    if to not in allowed.get(type(to)(current), frozenset()):
+        raise StatusError(f"{current} -> {to} not allowed")
+    return to
+
+
+def sources_of(to: E, allowed: dict[E, frozenset[E]]) -> list[str]:
+    """The statuses from which ``to`` may follow (for conditional UPDATEs)."""
+    return sorted(s.value for s, targets in allowed.items() if to in targets)
+
+
+SP = SubscriberStatus
+#: The subscriber's allowed changes: a request asks again (pending, also after unsubscribing),
+#: the link confirms, unsubscribing (link, one-click, suppression) ends it.
+SUBSCRIBER_TRANSITIONS: dict[SubscriberStatus, frozenset[SubscriberStatus]] = {
+    SP.PENDING: frozenset({SP.PENDING, SP.CONFIRMED, SP.UNSUBSCRIBED}),
+    SP.CONFIRMED: frozenset({SP.UNSUBSCRIBED}),
+    SP.UNSUBSCRIBED: frozenset({SP.PENDING}),
+}
 
 
 class Source(enum.StrEnum):
@@ -40,7 +70,9 @@ class Subscriber(Model):
     email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str] = mapped_column(String(5), default="de")
-    status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING.value)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        enum_column(SubscriberStatus), default=SubscriberStatus.PENDING
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the last confirmation mail was queued: at most one per hour for a pending address.
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -55,6 +87,10 @@ class Subscriber(Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+
+    def change_status(self, to: SubscriberStatus) -> None:
+        """The one way to change the status; :class:`StatusError` if the table forbids it."""
+        self.status = _change_status(self.status, to, SUBSCRIBER_TRANSITIONS)
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.status}>"
@@ -108,6 +144,17 @@ class AnnouncementStatus(enum.StrEnum):
     DONE = "done"  # nothing queued or deferred any more
 
 
+AS = AnnouncementStatus
+#: The announcement's allowed changes: dispatch requested, the dispatch job made the deliveries,
+#: the last batch finished; retrying failed deliveries sends again.
+ANNOUNCEMENT_TRANSITIONS: dict[AnnouncementStatus, frozenset[AnnouncementStatus]] = {
+    AS.DRAFT: frozenset({AS.QUEUED}),
+    AS.QUEUED: frozenset({AS.SENDING}),
+    AS.SENDING: frozenset({AS.SENDING, AS.DONE}),
+    AS.DONE: frozenset({AS.SENDING}),
+}
+
+
 class Announcement(Model):
     __tablename__ = "newsletter_announcement"
 
@@ -122,7 +169,9 @@ class Announcement(Model):
     # (and English subscribers when there is none) the German text in a German frame.
     subject_en: Mapped[str] = mapped_column(String(200), default="")
     body_en: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default=AnnouncementStatus.DRAFT.value)
+    status: Mapped[AnnouncementStatus] = mapped_column(
+        enum_column(AnnouncementStatus), default=AnnouncementStatus.DRAFT
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizer.id", ondelete="SET NULL"), nullable=True
     )
@@ -133,6 +182,10 @@ class Announcement(Model):
     total: Mapped[int] = mapped_column(Integer, default=0)
     # The last problem of the dispatch as a whole (e.g. the SMTP server unreachable).
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def change_status(self, to: AnnouncementStatus) -> None:
+        """The one way to change the status; :class:`StatusError` if the table forbids it."""
+        self.status = _change_status(self.status, to, ANNOUNCEMENT_TRANSITIONS)
 
     @property
     def is_draft(self) -> bool:

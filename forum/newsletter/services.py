@@ -24,6 +24,7 @@ from forum.privacy import PRIVACY_VERSION, address_in_forums
 
 from .consent import CONSENT_VERSION, consent_text
 from .models import (
+    SUBSCRIBER_TRANSITIONS,
     Announcement,
     ConsentRecord,
     Delivery,
@@ -31,6 +32,7 @@ from .models import (
     Source,
     Subscriber,
     SubscriberStatus,
+    sources_of,
 )
 from .tokens import Purpose, TokenExpired, TokenInvalid, confirm_url, read_token
 
@@ -126,7 +128,7 @@ def request_subscription(
         and now - subscriber.confirmation_sent_at < _resend_interval()
     ):
         return
-    subscriber.status = SubscriberStatus.PENDING.value
+    subscriber.change_status(SubscriberStatus.PENDING)
     subscriber.locale = locale
     if name:
         subscriber.name = name
@@ -220,7 +222,7 @@ def confirm_subscription(token: str) -> ConfirmResult:
     now = utcnow()
     record.confirmed_at = now
     _copy_sent_mail(record)
-    subscriber.status = SubscriberStatus.CONFIRMED.value
+    subscriber.change_status(SubscriberStatus.CONFIRMED)
     subscriber.confirmed_at = now
     return ConfirmResult(ConfirmOutcome.CONFIRMED, record)
 
@@ -262,6 +264,10 @@ def check_unsubscribe_token(token: str) -> tuple[UnsubscribeOutcome, Subscriber 
     return UnsubscribeOutcome.READY, subscriber
 
 
+#: From these a subscriber may unsubscribe (the table in models.py); a conditional UPDATE.
+UNSUBSCRIBABLE = sources_of(SubscriberStatus.UNSUBSCRIBED, SUBSCRIBER_TRANSITIONS)
+
+
 def unsubscribe(token: str, via: str) -> tuple[UnsubscribeOutcome, Subscriber | None]:
     """Unsubscribe the address a link names; idempotent. The conditional UPDATE takes effect at
     once for a dispatch already running: each batch checks the status right before each mail."""
@@ -273,7 +279,7 @@ def unsubscribe(token: str, via: str) -> tuple[UnsubscribeOutcome, Subscriber | 
         update(Subscriber)
         .where(
             Subscriber.id == subscriber.id,
-            Subscriber.status != SubscriberStatus.UNSUBSCRIBED.value,
+            Subscriber.status.in_(UNSUBSCRIBABLE),
         )
         .values(
             status=SubscriberStatus.UNSUBSCRIBED.value,
@@ -299,12 +305,12 @@ def unsubscribe_suppressed(key: str, reason: str) -> None:
     """The suppression hook: an address on the suppression list is unsubscribed, the reason
     kept in its consent records (in the transaction that suppresses it)."""
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
-    if subscriber is None or subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+    if subscriber is None or subscriber.status not in UNSUBSCRIBABLE:
         return
     now = utcnow()
     db.session.execute(
         update(Subscriber)
-        .where(Subscriber.id == subscriber.id)
+        .where(Subscriber.id == subscriber.id, Subscriber.status.in_(UNSUBSCRIBABLE))
         .values(
             status=SubscriberStatus.UNSUBSCRIBED.value,
             unsubscribed_at=now,

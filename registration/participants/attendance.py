@@ -16,7 +16,8 @@ from forum.db import utcnow
 from forum.extensions import db
 from forum.models import Meeting, Round
 
-from ..models import HOLDING, Application, Attendance
+from ..lifecycle import HOLDING, values
+from ..models import Application, Attendance
 
 
 class Presence(StrEnum):
@@ -52,7 +53,7 @@ def people(meeting: Meeting) -> list[Application]:
             .where(
                 Application.round_id == meeting.round_id,
                 or_(
-                    Application.status.in_([s.value for s in HOLDING]),
+                    Application.status.in_(values(HOLDING)),
                     Application.id.in_(recorded),
                 ),
             )

@@ -10,7 +10,8 @@ from forum.models import Round
 from forum.round_hooks import HeldSeats, MeetingChange, RoundHooks
 
 from .. import admission, notifications
-from ..models import HOLDING, Application
+from ..lifecycle import HOLDING, values
+from ..models import Application
 
 
 def held_seats(round_id: int) -> HeldSeats:
@@ -33,7 +34,7 @@ def seat_holders(round_id: int) -> list[Application]:
             select(Application)
             .where(
                 Application.round_id == round_id,
-                Application.status.in_([s.value for s in HOLDING]),
+                Application.status.in_(values(HOLDING)),
             )
             .order_by(Application.id)
         )

@@ -14,7 +14,7 @@ from .. import admission, eligibility, lifecycle
 from ..models import Actor, Application, Status
 from ..services import normalize_organisation
 
-EDITABLE = (Status.SUBMITTED, Status.WAITLISTED)
+EDITABLE = lifecycle.DECIDABLE
 
 #: The prefix of the history entry; erasure keeps only this (the values name the person).
 EDIT_NOTE = "Angaben geändert"
@@ -54,7 +54,7 @@ def edit_application(application: Application, values: dict[str, str]) -> EditRe
     """Apply the applicant's changes (the caller commits). Under the round's lock, so that a
     decision at the same moment is not overtaken by a stale status."""
     rnd = admission.lock_round(application.round_id)
-    admission._reload([application])
+    admission.reload([application])
     if not can_edit(application):
         return EditResult("refused")
     failures = eligibility.check(rnd, values["state"], values["role"], values["body_type"])

@@ -20,7 +20,8 @@ from forum.mail import RenderedMail, render_mail
 from forum.models import Round
 
 from .. import notifications
-from ..models import Application, GroupMember, RoundGroup, RoundMessage, Status
+from ..lifecycle import HOLDING, LIVE, ON_WAITLIST, Status, ordered
+from ..models import Application, GroupMember, RoundGroup, RoundMessage
 
 S = Status
 
@@ -33,14 +34,12 @@ class Audience:
 
 AUDIENCES: dict[str, Audience] = {
     "accepted": Audience(_l("Teilnehmer*innen (Zusage)"), (S.ACCEPTED,)),
-    "seat_holders": Audience(
-        _l("Alle mit Platz (angeboten oder zugesagt)"), (S.OFFERED, S.ACCEPTED)
-    ),
-    "waitlisted": Audience(_l("Warteliste"), (S.WAITLISTED,)),
+    "seat_holders": Audience(_l("Alle mit Platz (angeboten oder zugesagt)"), ordered(HOLDING)),
+    "waitlisted": Audience(_l("Warteliste"), ordered(ON_WAITLIST)),
     # Live, but not before the address is confirmed: unconfirmed addresses get no free text.
     "live": Audience(
         _l("Alle laufenden Bewerbungen (eingegangen, Warteliste, angeboten, zugesagt)"),
-        (S.SUBMITTED, S.WAITLISTED, S.OFFERED, S.ACCEPTED),
+        ordered(LIVE - {S.PENDING_EMAIL}),
     ),
 }
 

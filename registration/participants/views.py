@@ -23,7 +23,7 @@ from forum.extensions import db
 from forum.loader import MEETING_FIELDS, ForumFileError, check_value
 
 from ..access import application_or_404, by_token
-from ..admission import status_label
+from ..admission.messages import status_label
 from ..models import Application
 from ..services import application_for_status_token
 from . import attendance, certificates, edits, messages

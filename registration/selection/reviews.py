@@ -21,7 +21,7 @@ from ..models import Actor, Application, Status
 from .models import Review
 
 #: Applications that can still be reviewed and decided.
-REVIEWABLE = (Status.SUBMITTED, Status.WAITLISTED)
+REVIEWABLE = lifecycle.DECIDABLE
 
 
 def criteria_of(rnd: Round) -> list[str]:
@@ -67,7 +67,7 @@ def queue(rnd: Round, organizer: Organizer) -> list[QueueEntry]:
         .outerjoin(stats, stats.c.application_id == Application.id)
         .where(
             Application.round_id == rnd.id,
-            Application.status.in_([s.value for s in REVIEWABLE]),
+            Application.status.in_(lifecycle.values(REVIEWABLE)),
             Application.id.not_in(mine),
         )
         .order_by(func.coalesce(stats.c.reviews, 0), Application.id)

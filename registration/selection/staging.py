@@ -18,7 +18,8 @@ from forum.extensions import db
 from forum.models import Organizer, Round
 
 from .. import admission, lifecycle
-from ..models import HOLDING, Actor, Application, Status
+from ..lifecycle import HOLDING, values
+from ..models import Actor, Application, Status
 from . import ranking
 from .models import StagedDecision
 from .reviews import REVIEWABLE, review_stats_subquery
@@ -248,7 +249,7 @@ def mix(rnd: Round, rows_: list[Row]) -> dict[str, dict[str, int]]:
         select(Application.state, Application.role, Application.body_type, func.count())
         .where(
             Application.round_id == rnd.id,
-            Application.status.in_([s.value for s in HOLDING]),
+            Application.status.in_(values(HOLDING)),
         )
         .group_by(Application.state, Application.role, Application.body_type)
     )

@@ -15,8 +15,8 @@ from forum.auth import organizer_required, round_or_404
 from forum.codes import BODY_TYPES, ROLES, STATES
 from forum.extensions import db
 
-from .. import admission
 from ..access import application_or_404
+from ..admission import DecisionOutcome, messages
 from ..models import Application
 from . import notes, ranking, reviews, staging
 from .forms import (
@@ -70,7 +70,7 @@ def _review_page(application: Application, form, status: int = 200):
         criteria=reviews.criteria_of(rnd),
         reviewable=application.status in reviews.REVIEWABLE,
         mask=reviews.mask,
-        status_label=admission.status_label,
+        status_label=messages.status_label,
     ), status
 
 
@@ -228,7 +228,7 @@ def _selection_page(rnd, status: int = 200):
         all_codes=codes,
         action_form=SelectionActionForm(formdata=None),
         stage_form=StageForm(formdata=None),
-        status_label=admission.status_label,
+        status_label=messages.status_label,
     ), status
 
 
@@ -283,8 +283,8 @@ def selection_action(slug: str):
         "success",
     )
     for item in released.results:
-        if item.outcome in (admission.Outcome.WAITLISTED, admission.Outcome.REFUSED):
-            flash(item.message, item.category)
+        if item.outcome in (DecisionOutcome.WAITLISTED, DecisionOutcome.REFUSED):
+            flash(messages.result_message(item), messages.result_category(item))
     return redirect(_selection_url(slug))
 
 

@@ -1,0 +1,168 @@
+"""The fast tier: lifecycle, seats, limits and the waitlist, without servers.
+
+One app per session on SQLite in memory (one connection, Flask-SQLAlchemy's default for
+``sqlite://``), its schema made from the models (``create_all``; the migrations are the full
+suite's business); every test starts from empty tables. No Redis, no SMTP server, no network:
+the outbox rows that mails leave are just rows (the flush that would enqueue them after a
+commit is replaced by a stub), and nothing delivers them. Run alone:
+``.venv/bin/python -m pytest tests/unit``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from forum import outbox
+from forum.db import utcnow
+from forum.extensions import db
+from forum.models import Forum, Round
+from registration import lifecycle
+from registration.models import Actor, Application, Status
+from registration.services import normalize_email, normalize_organisation
+
+
+@pytest.fixture(scope="session")
+def unit_app(tmp_path_factory) -> Iterator[Flask]:
+    folder = tmp_path_factory.mktemp("unit")  # the instance folder only
+    before = os.environ.get("FORUM_INSTANCE_PATH")
+    os.environ["FORUM_INSTANCE_PATH"] = str(folder / "instance")
+    try:
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "unit-secret",
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",  # in memory, one connection
+                "RATELIMIT_ENABLED": False,
+                "WTF_CSRF_ENABLED": False,
+                "PUBLIC_BASE_URL": "https://forum.example.org",
+            }
+        )
+    finally:
+        if before is None:
+            os.environ.pop("FORUM_INSTANCE_PATH", None)
+        else:
+            os.environ["FORUM_INSTANCE_PATH"] = before
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def empty_tables() -> None:
+    db.session.rollback()
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+    db.session.expunge_all()  # ids start again at 1: forget the objects of before
+
+
+@pytest.fixture
+def context(unit_app: Flask) -> Iterator[Flask]:
+    """The app's context without touching the tables (for tests that write nothing)."""
+    with unit_app.app_context():
+        yield unit_app
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def app(unit_app: Flask, monkeypatch) -> Iterator[Flask]:
+    # No Redis: a commit leaves the mails it queued in the outbox table, as with Redis down.
+    monkeypatch.setattr(outbox, "request_flush", lambda check_waiting=False: True)
+    with unit_app.app_context():
+        empty_tables()
+        yield unit_app
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def make_round(app):
+    """A review round of the test forum with 5 seats: ``make_round(seats=2, max_per_state=1)``."""
+    counter = {"n": 0}
+
+    def factory(**overrides) -> Round:
+        counter["n"] += 1
+        forum = db.session.query(Forum).filter_by(slug="unit-forum").one_or_none()
+        if forum is None:
+            forum = Forum(slug="unit-forum", title="Testforum", summary="", description="")
+            db.session.add(forum)
+        now = utcnow()
+        values = {
+            "slug": f"unit-{counter['n']}",
+            "title": f"Runde {counter['n']}",
+            "seats": 5,
+            "opens": now - timedelta(days=1),
+            "closes": now + timedelta(days=30),
+            "admission": "review",
+            "states": ["DE-BY", "DE-BW"],
+            "roles": ["mayor", "deputy"],
+            "body_types": ["city", "municipality", "district", "private"],
+        }
+        values.update(overrides)
+        rnd = Round(forum=forum, **values)
+        db.session.add(rnd)
+        db.session.commit()
+        return rnd
+
+    return factory
+
+
+@pytest.fixture
+def make_application(app):
+    """A confirmed application (``submitted``) made through the lifecycle:
+    ``make_application(rnd, state="DE-BW", organisation="Stadt A")``."""
+    counter = {"n": 0}
+
+    def factory(rnd: Round, **overrides) -> Application:
+        counter["n"] += 1
+        n = counter["n"]
+        data = {
+            "first_name": f"Vorname{n}",
+            "last_name": f"Nachname{n}",
+            "email": f"person{n}@gemeinde-{n}.de",
+            "organisation": f"Gemeinde {n}",
+            "body_type": "municipality",
+            "state": "DE-BY",
+            "role": "mayor",
+        }
+        data.update(overrides)
+        now = utcnow()
+        application = Application(
+            round_id=rnd.id,
+            email_normalized=normalize_email(data["email"]),
+            organisation_normalized=normalize_organisation(data["organisation"]),
+            motivation="Motivation",
+            challenge="Herausforderung",
+            commitment=True,
+            privacy_consent_at=now,
+            privacy_version="test",
+            confirm_deadline=now + timedelta(hours=48),
+            **data,
+        )
+        db.session.add(application)
+        lifecycle.start(application)
+        lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "bestätigt")
+        db.session.commit()
+        return application
+
+    return factory
+
+
+@pytest.fixture
+def write(app):
+    """Call a service function as a write path does, then commit: ``write(decide, a, "admit")``."""
+
+    def do(fn, *args, **kwargs):
+        result = fn(*args, **kwargs)
+        db.session.commit()
+        return result
+
+    return do
