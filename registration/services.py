@@ -29,7 +29,7 @@ def normalize_organisation(name: str) -> str:
     return " ".join(name.casefold().split())[:200]
 
 
-class Outcome(StrEnum):
+class ApplyOutcome(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     NOT_OPEN = "not_open"
@@ -39,7 +39,7 @@ class Outcome(StrEnum):
 
 @dataclass
 class SubmitResult:
-    outcome: Outcome
+    outcome: ApplyOutcome
     application: Application | None = None
     failures: list[eligibility.Failure] = field(default_factory=list)
 
@@ -64,12 +64,12 @@ def submit_application(
     as for a new application, so nobody learns whether an address has applied."""
     now = now or utcnow()
     if not rnd.is_open(now):
-        return SubmitResult(Outcome.NOT_OPEN)
+        return SubmitResult(ApplyOutcome.NOT_OPEN)
     if rnd.invitation_only and invitations.find_invitation(rnd, data["email"]) is None:
-        return SubmitResult(Outcome.INVITATION_REQUIRED)
+        return SubmitResult(ApplyOutcome.INVITATION_REQUIRED)
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
-        return SubmitResult(Outcome.INELIGIBLE, failures=failures)
+        return SubmitResult(ApplyOutcome.INELIGIBLE, failures=failures)
     begin_writes()  # from here on under the write lock: the duplicate check, then the rows
     result = store_application(rnd, data, locale, now)
     if data.get("newsletter"):
@@ -95,7 +95,7 @@ def store_application(
     existing = find_live(rnd, data["email"])
     if existing is not None:
         notifications.notify_already_applied(existing, locale)
-        return SubmitResult(Outcome.DUPLICATE, existing)
+        return SubmitResult(ApplyOutcome.DUPLICATE, existing)
 
     values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
     application = Application(
@@ -134,7 +134,7 @@ def store_application(
             if existing is None:
                 raise
             notifications.notify_already_applied(existing, locale)
-            return SubmitResult(Outcome.DUPLICATE, existing)
+            return SubmitResult(ApplyOutcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
         application.confirmed_at = now
@@ -147,9 +147,9 @@ def store_application(
         admission.admit_on_confirm(application, rnd)
         if application.status == Status.SUBMITTED:
             notifications.notify_submitted(application)
-        return SubmitResult(Outcome.CREATED, application)
+        return SubmitResult(ApplyOutcome.CREATED, application)
     notifications.notify_confirm_email(application)
-    return SubmitResult(Outcome.CREATED, application)
+    return SubmitResult(ApplyOutcome.CREATED, application)
 
 
 def pending_form_data(rnd: Round, public_id: str | None) -> dict:

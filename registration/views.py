@@ -39,8 +39,8 @@ from .invitations import decline as decline_invitation
 from .models import Application, Status
 from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
+    ApplyOutcome,
     ConfirmOutcome,
-    Outcome,
     application_for_offer_token,
     application_for_status_token,
     check_confirm_token,
@@ -107,16 +107,16 @@ def apply(slug: str):
     if not form.validate_on_submit():
         return page(422 if request.method == "POST" else 200)
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
-    if result.outcome == Outcome.INELIGIBLE:
+    if result.outcome == ApplyOutcome.INELIGIBLE:
         db.session.rollback()
         # The form comes along, filled in: nothing typed is lost.
         return render_template(
             "registration/ineligible.html", failures=result.failures, **context()
         ), 422
-    if result.outcome == Outcome.NOT_OPEN:
+    if result.outcome == ApplyOutcome.NOT_OPEN:
         db.session.rollback()
         return page(409)
-    if result.outcome == Outcome.INVITATION_REQUIRED:
+    if result.outcome == ApplyOutcome.INVITATION_REQUIRED:
         db.session.rollback()
         form.email.errors = [NOT_INVITED()]
         return page(403)
@@ -128,7 +128,7 @@ def apply(slug: str):
         "email": form.email.data,
         "id": (
             result.application.public_id
-            if result.outcome == Outcome.CREATED and result.application is not None
+            if result.outcome == ApplyOutcome.CREATED and result.application is not None
             else None
         ),
     }
