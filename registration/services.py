@@ -6,20 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from forum import suppression
-from forum.db import begin_writes, lock_row, utcnow
+from forum.db import begin_writes, execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
 from forum.models import Round
-from forum.newsletter.services import request_subscription
+from forum.newsletter.services import subscription_request
+from forum.outbox import insert_mails
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
-from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status, _public_id
+from .models import (
+    APPLICATION_FIELDS,
+    LIVE,
+    Actor,
+    Application,
+    ApplicationEvent,
+    Invitation,
+    Status,
+    _public_id,
+)
 from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
@@ -40,8 +52,9 @@ class ApplyOutcome(StrEnum):
 @dataclass
 class SubmitResult:
     outcome: ApplyOutcome
-    application: Application | None = None
+    application: Application | None = None  # the invitation path's stored or live one
     failures: list[eligibility.Failure] = field(default_factory=list)
+    public_id: str | None = None  # the public form's new application (if it was stored)
 
 
 def find_live(rnd: Round, email: str) -> Application | None:
@@ -57,11 +70,15 @@ def find_live(rnd: Round, email: str) -> Application | None:
 def submit_application(
     rnd: Round, data: dict, locale: str, now: datetime | None = None
 ) -> SubmitResult:
-    """Store a new application (``pending_email``) and queue the confirmation mail.
+    """Store a new application (``pending_email``) and queue what decides its mail.
 
     Ineligible applications are not stored. A second live application for the same address
-    is not stored either; the address gets a note instead, and the caller shows the same page
-    as for a new application, so nobody learns whether an address has applied."""
+    is not stored either (the insert does nothing: :func:`_insert_application`). Both cases do
+    the same work here (issue 12, finding 7): the same statements, and one outbox row that the
+    flush job turns into the confirmation mail or, for a known address, a note to its owner
+    (:func:`application_intake`); the caller shows the same page, so nobody learns whether an
+    address has applied. Runs in a :func:`~forum.db.reads_first` view: everything before
+    :func:`~forum.db.begin_writes` reads only."""
     now = now or utcnow()
     if not rnd.is_open(now):
         return SubmitResult(ApplyOutcome.NOT_OPEN)
@@ -70,71 +87,156 @@ def submit_application(
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
         return SubmitResult(ApplyOutcome.INELIGIBLE, failures=failures)
-    begin_writes()  # from here on under the write lock: the duplicate check, then the rows
-    result = store_application(rnd, data, locale, now)
+    values = application_values(rnd, data, locale, now)
+    mails = [
+        {
+            "recipient": values["email"],
+            "template": APPLICATION_INTAKE,
+            "locale": locale,
+            "context": {"public_id": values["public_id"], "round_id": rnd.id},
+        }
+    ]
     if data.get("newsletter"):
-        # Its own double opt-in, with the newsletter's consent record; the newsletter answers
-        # the same whatever the address's state, like the form does.
-        request_subscription(
-            data["email"],
-            f"{data.get('first_name', '')} {data.get('last_name', '')}".strip(),
-            locale,
-            "application_form",
-            rnd.id,
+        # Its own double opt-in, with the newsletter's consent record, decided in the flush
+        # job like the newsletter form's requests.
+        name = f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()
+        subscription = subscription_request(data["email"], name, locale, "application_form", rnd.id)
+        if subscription is not None:
+            mails.append(subscription)
+    begin_writes()  # from here on under the write lock (SQLite): the rows, nothing else
+    created = _insert_application(values, now)
+    insert_mails(mails)
+    return SubmitResult(
+        ApplyOutcome.CREATED if created else ApplyOutcome.DUPLICATE, public_id=values["public_id"]
+    )
+
+
+#: The outbox intake (:func:`forum.outbox.register_intake`) of the public form.
+APPLICATION_INTAKE = "application_received"
+
+_applications = cast(Table, Application.__table__)
+_events = cast(Table, ApplicationEvent.__table__)
+_invitations = cast(Table, Invitation.__table__)
+_LIVE_INDEX = next(i for i in _applications.indexes if i.name == "uq_application_live_email")
+
+
+def _insert_application(values: dict, now: datetime) -> bool:
+    """The application, its first history row and the invitation it answers, in three Core
+    statements that are the same whether the address has a live application or not: the
+    insert does nothing on the unique index of live applications (``ON CONFLICT DO NOTHING``;
+    PostgreSQL waits for a parallel insert of the same address and then does nothing, SQLite
+    holds the write lock), and the other two find no row then. True if it was stored."""
+    dialect = db.session.get_bind().dialect.name
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stored = execute_dml(
+        make_insert(_applications)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[_applications.c.round_id, _applications.c.email_normalized],
+            index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
         )
-    return result
+    )
+    new_id = (
+        select(_applications.c.id)
+        .where(_applications.c.public_id == values["public_id"])
+        .scalar_subquery()
+    )
+    # The first history row, as lifecycle.start records it for an ORM object.
+    first = {
+        "at": now,
+        "actor": Actor.APPLICANT.value,
+        "actor_label": "",
+        "from_status": None,
+        "to_status": Status.PENDING_EMAIL.value,
+        "reason": "",
+    }
+    execute_dml(
+        insert(_events).from_select(
+            ["application_id", *first],
+            select(
+                _applications.c.id,
+                *(literal(value, _events.c[name].type) for name, value in first.items()),
+            ).where(_applications.c.public_id == values["public_id"]),
+        )
+    )
+    # An invited address that applied through the public form has answered its invitation.
+    execute_dml(
+        update(_invitations)
+        .where(
+            _invitations.c.round_id == values["round_id"],
+            _invitations.c.email_normalized == values["email_normalized"],
+            _invitations.c.application_id.is_(None),
+            new_id.is_not(None),
+        )
+        .values(application_id=new_id)
+    )
+    return stored.rowcount == 1
+
+
+def application_intake(recipient: str, locale: str, context: dict) -> None:
+    """The flush job's handler of the public form's outbox row: the confirmation mail for an
+    application stored by it (unless it expired meanwhile), else the note to the owner of the
+    live application for that address (at most one an hour), else nothing (it was withdrawn
+    meanwhile)."""
+    application = _application_by_public_id(context["public_id"])
+    if application is not None:
+        if application.status == Status.PENDING_EMAIL:
+            notifications.notify_confirm_email(application)
+        return
+    rnd = db.session.get(Round, context["round_id"])
+    existing = find_live(rnd, recipient) if rnd is not None else None
+    if existing is not None:
+        notifications.notify_already_applied(existing, locale)
+
+
+def application_values(rnd: Round, data: dict, locale: str, now: datetime) -> dict:
+    """The columns of a new application from the form's data (status ``pending_email``)."""
+    values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
+    return {
+        **values,
+        "round_id": rnd.id,
+        "status": Status.PENDING_EMAIL.value,
+        "locale": locale,
+        "email_normalized": normalize_email(values["email"]),
+        "organisation_normalized": normalize_organisation(values["organisation"]),
+        "commitment": bool(data.get("commitment")),
+        "privacy_consent_at": now,
+        "privacy_version": PRIVACY_VERSION,
+        "newsletter_requested": bool(data.get("newsletter")),
+        "share_contact": bool(data.get("share_contact")),
+        "share_contact_at": now if data.get("share_contact") else None,
+        "share_contact_version": SHARE_CONTACT_VERSION if data.get("share_contact") else "",
+        "created_at": now,
+        "updated_at": now,
+        "confirm_deadline": now + timedelta(hours=rnd.confirm_hours),
+        "public_id": _public_id(),  # now, not at the insert: the mail's links carry it
+    }
 
 
 def store_application(
     rnd: Round, data: dict, locale: str, now: datetime, confirmed: bool = False
 ) -> SubmitResult:
-    """Store an application and queue its mail. ``confirmed``: the address is known to be the
-    applicant's (the personal invitation link came to it), so the application is ``submitted``
-    at once, without a confirmation mail; the caller holds the round's lock (a first-come
-    round offers a seat at once)."""
+    """Store an application through a personal invitation link (the address is known to be
+    the applicant's: the link came to it), ``submitted`` at once, without a confirmation mail;
+    the caller holds the round's lock (a first-come round offers a seat at once)."""
     existing = find_live(rnd, data["email"])
     if existing is not None:
         notifications.notify_already_applied(existing, locale)
         return SubmitResult(ApplyOutcome.DUPLICATE, existing)
-
-    values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
-    application = Application(
-        round=rnd,
-        locale=locale,
-        email_normalized=normalize_email(values["email"]),
-        organisation_normalized=normalize_organisation(values["organisation"]),
-        commitment=bool(data.get("commitment")),
-        privacy_consent_at=now,
-        privacy_version=PRIVACY_VERSION,
-        newsletter_requested=bool(data.get("newsletter")),
-        share_contact=bool(data.get("share_contact")),
-        share_contact_at=now if data.get("share_contact") else None,
-        share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
-        created_at=now,
-        confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
-        public_id=_public_id(),  # now, not at the flush: the mail's links carry it
-        **values,
-    )
-    if db.session.get_bind().dialect.name == "sqlite":
-        # The write lock (BEGIN IMMEDIATE) serialises writers: find_live above saw every
-        # committed row, so no parallel request can win a race here and neither a savepoint
-        # nor a flush of its own is needed: the rows go out in the one flush of the commit.
-        db.session.add(application)
-        lifecycle.start(application)
-    else:
-        try:
-            with db.session.begin_nested():
-                db.session.add(application)
-                lifecycle.start(application)
-                db.session.flush()
-        except IntegrityError:
-            # A parallel request for the same address won the race (PostgreSQL waits for it
-            # on the unique index, then refuses this row). Same answer as any duplicate.
-            existing = find_live(rnd, data["email"])
-            if existing is None:
-                raise
-            notifications.notify_already_applied(existing, locale)
-            return SubmitResult(ApplyOutcome.DUPLICATE, existing)
+    application = Application(**application_values(rnd, data, locale, now))
+    try:
+        with db.session.begin_nested():
+            db.session.add(application)
+            lifecycle.start(application)
+            db.session.flush()
+    except IntegrityError:
+        # A parallel request for the same address won the race (PostgreSQL waits for it
+        # on the unique index, then refuses this row). Same answer as any duplicate.
+        existing = find_live(rnd, data["email"])
+        if existing is None:
+            raise
+        notifications.notify_already_applied(existing, locale)
+        return SubmitResult(ApplyOutcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
         application.confirmed_at = now

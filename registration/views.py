@@ -121,17 +121,10 @@ def apply(slug: str):
         form.email.errors = [NOT_INVITED()]
         return page(403)
     db.session.commit()
-    # Same page for a new application and for a duplicate: nobody learns who applied. The page
-    # names the address typed; only an application made here can be opened again to correct it.
-    session["applied"] = {
-        "round": rnd.slug,
-        "email": form.email.data,
-        "id": (
-            result.application.public_id
-            if result.outcome == ApplyOutcome.CREATED and result.application is not None
-            else None
-        ),
-    }
+    # Same page and same session for a new application and for a duplicate: nobody learns who
+    # applied. The page names the address typed; only an application stored here can be opened
+    # again to correct it (a duplicate's id names no application).
+    session["applied"] = {"round": rnd.slug, "email": form.email.data, "id": result.public_id}
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
 
 
