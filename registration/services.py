@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import cast
 
-from sqlalchemy import Table, insert, literal, select, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from forum import suppression
-from forum.db import begin_writes, execute_dml, lock_row, utcnow
+from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
 from forum.models import Round
@@ -120,57 +121,69 @@ _invitations = cast(Table, Invitation.__table__)
 _LIVE_INDEX = next(i for i in _applications.indexes if i.name == "uq_application_live_email")
 
 
+@cache
+def _insert_statements(dialect: str) -> tuple[Executable, Executable, Executable]:
+    """The three statements of :func:`_insert_application`, built once per dialect with bound
+    parameters (building and hashing a statement costs more than running it on SQLite)."""
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    application = make_insert(_applications).on_conflict_do_nothing(
+        index_elements=[_applications.c.round_id, _applications.c.email_normalized],
+        index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
+    )
+    by_public_id = _applications.c.public_id == bindparam("b_public_id")
+    # The first history row, as lifecycle.start records it for an ORM object.
+    first = ("at", "actor", "actor_label", "from_status", "to_status", "reason")
+    event = insert(_events).from_select(
+        ["application_id", *first],
+        select(
+            _applications.c.id,
+            *(bindparam(f"e_{name}", type_=_events.c[name].type) for name in first),
+        ).where(by_public_id),
+    )
+    new_id = select(_applications.c.id).where(by_public_id).scalar_subquery()
+    # An invited address that applied through the public form has answered its invitation.
+    invitation = (
+        update(_invitations)
+        .where(
+            _invitations.c.round_id == bindparam("b_round_id"),
+            _invitations.c.email_normalized == bindparam("b_email"),
+            _invitations.c.application_id.is_(None),
+            new_id.is_not(None),
+        )
+        .values(application_id=new_id)
+    )
+    return application, event, invitation
+
+
 def _insert_application(values: dict, now: datetime) -> bool:
     """The application, its first history row and the invitation it answers, in three Core
     statements that are the same whether the address has a live application or not: the
     insert does nothing on the unique index of live applications (``ON CONFLICT DO NOTHING``;
     PostgreSQL waits for a parallel insert of the same address and then does nothing, SQLite
     holds the write lock), and the other two find no row then. True if it was stored."""
-    dialect = db.session.get_bind().dialect.name
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stored = execute_dml(
-        make_insert(_applications)
-        .values(values)
-        .on_conflict_do_nothing(
-            index_elements=[_applications.c.round_id, _applications.c.email_normalized],
-            index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
-        )
+    application, event, invitation = _insert_statements(db.session.get_bind().dialect.name)
+    stored = db.session.execute(application, values)
+    db.session.execute(
+        event,
+        {
+            "b_public_id": values["public_id"],
+            "e_at": now,
+            "e_actor": Actor.APPLICANT.value,
+            "e_actor_label": "",
+            "e_from_status": None,
+            "e_to_status": Status.PENDING_EMAIL.value,
+            "e_reason": "",
+        },
     )
-    new_id = (
-        select(_applications.c.id)
-        .where(_applications.c.public_id == values["public_id"])
-        .scalar_subquery()
+    db.session.execute(
+        invitation,
+        {
+            "b_public_id": values["public_id"],
+            "b_round_id": values["round_id"],
+            "b_email": values["email_normalized"],
+        },
     )
-    # The first history row, as lifecycle.start records it for an ORM object.
-    first = {
-        "at": now,
-        "actor": Actor.APPLICANT.value,
-        "actor_label": "",
-        "from_status": None,
-        "to_status": Status.PENDING_EMAIL.value,
-        "reason": "",
-    }
-    execute_dml(
-        insert(_events).from_select(
-            ["application_id", *first],
-            select(
-                _applications.c.id,
-                *(literal(value, _events.c[name].type) for name, value in first.items()),
-            ).where(_applications.c.public_id == values["public_id"]),
-        )
-    )
-    # An invited address that applied through the public form has answered its invitation.
-    execute_dml(
-        update(_invitations)
-        .where(
-            _invitations.c.round_id == values["round_id"],
-            _invitations.c.email_normalized == values["email_normalized"],
-            _invitations.c.application_id.is_(None),
-            new_id.is_not(None),
-        )
-        .values(application_id=new_id)
-    )
-    return stored.rowcount == 1
+    return cast(CursorResult, stored).rowcount == 1
 
 
 def application_intake(recipient: str, locale: str, context: dict) -> None:
