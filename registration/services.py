@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import cache
 from typing import cast
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -29,7 +29,6 @@ from .models import (
     Actor,
     Application,
     ApplicationEvent,
-    Invitation,
     Status,
     _public_id,
 )
@@ -117,13 +116,12 @@ APPLICATION_INTAKE = "application_received"
 
 _applications = cast(Table, Application.__table__)
 _events = cast(Table, ApplicationEvent.__table__)
-_invitations = cast(Table, Invitation.__table__)
 _LIVE_INDEX = next(i for i in _applications.indexes if i.name == "uq_application_live_email")
 
 
 @cache
-def _insert_statements(dialect: str) -> tuple[Executable, Executable, Executable]:
-    """The three statements of :func:`_insert_application`, built once per dialect with bound
+def _insert_statements(dialect: str) -> tuple[Executable, Executable]:
+    """The two statements of :func:`_insert_application`, built once per dialect with bound
     parameters (building and hashing a statement costs more than running it on SQLite)."""
     make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     application = make_insert(_applications).on_conflict_do_nothing(
@@ -140,28 +138,16 @@ def _insert_statements(dialect: str) -> tuple[Executable, Executable, Executable
             *(bindparam(f"e_{name}", type_=_events.c[name].type) for name in first),
         ).where(by_public_id),
     )
-    new_id = select(_applications.c.id).where(by_public_id).scalar_subquery()
-    # An invited address that applied through the public form has answered its invitation.
-    invitation = (
-        update(_invitations)
-        .where(
-            _invitations.c.round_id == bindparam("b_round_id"),
-            _invitations.c.email_normalized == bindparam("b_email"),
-            _invitations.c.application_id.is_(None),
-            new_id.is_not(None),
-        )
-        .values(application_id=new_id)
-    )
-    return application, event, invitation
+    return application, event
 
 
 def _insert_application(values: dict, now: datetime) -> bool:
-    """The application, its first history row and the invitation it answers, in three Core
-    statements that are the same whether the address has a live application or not: the
-    insert does nothing on the unique index of live applications (``ON CONFLICT DO NOTHING``;
-    PostgreSQL waits for a parallel insert of the same address and then does nothing, SQLite
-    holds the write lock), and the other two find no row then. True if it was stored."""
-    application, event, invitation = _insert_statements(db.session.get_bind().dialect.name)
+    """The application and its first history row, in two Core statements that are the same
+    whether the address has a live application or not: the insert does nothing on the unique
+    index of live applications (``ON CONFLICT DO NOTHING``; PostgreSQL waits for a parallel
+    insert of the same address and then does nothing, SQLite holds the write lock), and the
+    second finds no row then. True if it was stored."""
+    application, event = _insert_statements(db.session.get_bind().dialect.name)
     stored = db.session.execute(application, values)
     db.session.execute(
         event,
@@ -175,24 +161,17 @@ def _insert_application(values: dict, now: datetime) -> bool:
             "e_reason": "",
         },
     )
-    db.session.execute(
-        invitation,
-        {
-            "b_public_id": values["public_id"],
-            "b_round_id": values["round_id"],
-            "b_email": values["email_normalized"],
-        },
-    )
     return cast(CursorResult, stored).rowcount == 1
 
 
 def application_intake(recipient: str, locale: str, context: dict) -> None:
     """The flush job's handler of the public form's outbox row: the confirmation mail for an
-    application stored by it (unless it expired meanwhile), else the note to the owner of the
-    live application for that address (at most one an hour), else nothing (it was withdrawn
-    meanwhile)."""
+    application stored by it (unless it expired meanwhile; an invitation to that address is
+    answered by it), else the note to the owner of the live application for that address (at
+    most one an hour), else nothing (it was withdrawn meanwhile)."""
     application = _application_by_public_id(context["public_id"])
     if application is not None:
+        invitations.link_application(application.round, application)
         if application.status == Status.PENDING_EMAIL:
             notifications.notify_confirm_email(application)
         return

@@ -74,7 +74,9 @@ def _apply_limit() -> str:
 @limiter.limit(_apply_limit, methods=["POST"])
 @reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
-    rnd = _round_or_404(slug, with_meetings=True)
+    # A page shows the forum and the meetings; a stored application is answered with a
+    # redirect alone (its mail is built by the flush job), so a POST loads the round only.
+    rnd = _round_or_404(slug, with_meetings=request.method == "GET")
     form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
