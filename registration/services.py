@@ -103,7 +103,9 @@ def submit_application(
         subscription = subscription_request(data["email"], name, locale, "application_form", rnd.id)
         if subscription is not None:
             mails.append(subscription)
-    begin_writes()  # from here on under the write lock (SQLite): the rows, nothing else
+    # From here on under the write lock (SQLite): the rows, nothing else; the first statement
+    # is the insert, which takes the lock itself.
+    begin_writes(first_statement_writes=True)
     created = _insert_application(values, now)
     insert_mails(mails)
     return SubmitResult(
