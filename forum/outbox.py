@@ -20,13 +20,14 @@ address, a note for a known one, nothing for a subscribed one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -187,8 +188,47 @@ def request_flush(check_waiting: bool = False) -> bool:
 def enqueue_messages(ids: list[int]) -> int:
     """After a commit: make sure a flush job will deliver these rows. Returns how many rows
     are covered (0 if Redis is down: the rows stay unsent and the maintenance sweep picks them
-    up)."""
+    up). In a request the ask is debounced (:func:`_debounced`)."""
+    if has_request_context() and _debounced():
+        return len(ids)
     return len(ids) if request_flush() else 0
+
+
+_debounce_lock = threading.Lock()
+_window_ends: dict[str, float] = {}  # per app (its Redis URL): when the next ask may go out
+_trailing: dict[str, threading.Timer] = {}
+
+
+def _debounced() -> bool:
+    """True if this process asked for a flush less than ``OUTBOX_FLUSH_DEBOUNCE_MS`` ago (the
+    caller then skips the Redis round trip). The commit may have come after that flush job
+    read the outbox, so a timer asks once more when the window ends: every commit is followed
+    by an ask within the window, however many requests share it."""
+    window = current_app.config["OUTBOX_FLUSH_DEBOUNCE_MS"] / 1000
+    if window <= 0:
+        return False
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    key = str(app.config["RQ_CONNECTION"])
+    now = time.monotonic()
+    with _debounce_lock:
+        ends = _window_ends.get(key, 0.0)
+        if now >= ends:
+            _window_ends[key] = now + window
+            return False
+        if key not in _trailing:
+            timer = threading.Timer(ends - now, _ask_at_window_end, (app, key, window))
+            timer.daemon = True
+            _trailing[key] = timer
+            timer.start()
+    return True
+
+
+def _ask_at_window_end(app: Flask, key: str, window: float) -> None:
+    with _debounce_lock:
+        _trailing.pop(key, None)
+        _window_ends[key] = time.monotonic() + window
+    with app.app_context():
+        request_flush()
 
 
 # --- delivery ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ which mail goes out."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,3 +158,39 @@ def test_an_intake_row_is_handled_once_and_a_failing_handler_marks_its_row(
         select(OutboxMessage).where(OutboxMessage.template == "test_broken")
     )
     assert broken_row.failed_at is not None and "kaputt" in broken_row.last_error
+
+
+def test_flush_asks_are_debounced_and_a_commit_after_the_flush_is_still_covered(
+    app, client, make_round, redis_url, smtp, work
+):
+    """A POST right after another skips the Redis round trip; the flush job of the first may
+    already have run, so the window's end asks once more and the second mail goes out too."""
+    from forum import outbox
+    from forum.extensions import rq
+
+    redis = redis_lib.Redis.from_url(redis_url)
+    window = 3.0
+    app.config["OUTBOX_FLUSH_DEBOUNCE_MS"] = int(window * 1000)
+    outbox._window_ends.clear()
+    rnd = make_round()
+    url = f"/rounds/{rnd.slug}/apply"
+    queue = rq.get_queue("mail")
+
+    started = time.monotonic()
+    before = _commandstats(redis)["cmdstat_set"]
+    assert client.post(url, data=application_data(email="eins@gemeinde.de")).status_code == 302
+    assert _commandstats(redis)["cmdstat_set"] == before + 1  # the first asks at once
+    work()  # its flush job runs and is gone
+    assert len(smtp.to("eins@gemeinde.de")) == 1
+    before = _commandstats(redis)["cmdstat_set"]
+    assert client.post(url, data=application_data(email="zwei@gemeinde.de")).status_code == 302
+    assert time.monotonic() - started < window  # still inside the window:
+    assert _commandstats(redis)["cmdstat_set"] == before  # no round trip for this one
+    assert len(queue) == 0
+    # The window's end asks again (waited for as the event itself, not a fixed sleep).
+    deadline = time.monotonic() + window + 5
+    while len(queue) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(queue) == 1
+    work()
+    assert len(smtp.to("zwei@gemeinde.de")) == 1
