@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
@@ -54,12 +54,29 @@ from .tokens import Purpose, make_token
 bp = Blueprint("registration", __name__)
 
 
-def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
+#: What a POST of the form reads of its round; a page that renders loads the rest.
+_POST_COLUMNS = (
+    Round.forum_id,
+    Round.slug,
+    Round.title,
+    Round.opens,
+    Round.closes,
+    Round.confirm_hours,
+    Round.states,
+    Round.roles,
+    Round.body_types,
+    Round.invitation_only,
+)
+
+
+def _round_or_404(slug: str, *, with_meetings: bool = False, for_post: bool = False) -> Round:
     stmt = select(Round).where(Round.slug == slug)
     if with_meetings:
         # The form page and the confirmation mail show the forum and the meetings: loaded
         # with the round in one query (a round has a few meetings), not lazily one by one.
         stmt = stmt.options(joinedload(Round.forum), joinedload(Round.meetings))
+    elif for_post:
+        stmt = stmt.options(load_only(*_POST_COLUMNS))
     rnd = db.session.execute(stmt).unique().scalar_one_or_none()
     if rnd is None:
         abort(404)
@@ -75,8 +92,9 @@ def _apply_limit() -> str:
 @reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
     # A page shows the forum and the meetings; a stored application is answered with a
-    # redirect alone (its mail is built by the flush job), so a POST loads the round only.
-    rnd = _round_or_404(slug, with_meetings=request.method == "GET")
+    # redirect alone (its mail is built by the flush job), so a POST loads only what it reads.
+    get = request.method == "GET"
+    rnd = _round_or_404(slug, with_meetings=get, for_post=not get)
     form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
