@@ -107,16 +107,41 @@ def insert_mails(rows: list[dict[str, Any]]) -> None:
     transaction: each row a dict with ``recipient``, ``template``, ``locale`` and ``context``.
     Cheaper than :func:`queue_mail` (no ORM object, no flush), for the public forms' hot path.
     The commit asks for a flush job as for any outbox row."""
-    rows = [
-        {"headers": {}, "attachments": [], **row}
+    rows = mail_rows(rows)
+    if rows:
+        db.session.execute(insert(_outbox), rows)
+        note_queued(len(rows))
+
+
+#: The columns :func:`mail_rows` sets.
+MAIL_COLUMNS = (
+    "recipient",
+    "template",
+    "locale",
+    "context",
+    "headers",
+    "attachments",
+    "created_at",
+    "attempts",
+)
+
+
+def mail_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows :func:`insert_mails` writes, with every column of :data:`MAIL_COLUMNS`;
+    addresses that are never mailed are left out. For a caller that writes them in a
+    statement of its own (then :func:`note_queued`)."""
+    now = utcnow()
+    return [
+        {"headers": {}, "attachments": [], "created_at": now, "attempts": 0, **row}
         for row in rows
         if not _never_mailed(row["recipient"])
     ]
-    if not rows:
-        return
-    db.session.execute(insert(_outbox), rows)
-    # After the commit a flush is requested; only the count matters (see enqueue_messages).
-    db.session.info.setdefault(_PENDING_KEY, []).extend([0] * len(rows))
+
+
+def note_queued(count: int) -> None:
+    """``count`` outbox rows were written in this transaction: the commit asks for a flush
+    job (only the count matters, see :func:`enqueue_messages`)."""
+    db.session.info.setdefault(_PENDING_KEY, []).extend([0] * count)
 
 
 @event.listens_for(Session, "after_flush")

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, select
+from sqlalchemy import CursorResult, Executable, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -17,9 +17,9 @@ from forum import suppression
 from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
-from forum.models import Round
+from forum.models import OutboxMessage, Round
 from forum.newsletter.services import subscription_request
-from forum.outbox import insert_mails
+from forum.outbox import MAIL_COLUMNS, mail_rows, note_queued
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
@@ -106,8 +106,7 @@ def submit_application(
     # From here on under the write lock (SQLite): the rows, nothing else; the first statement
     # is the insert, which takes the lock itself.
     begin_writes(first_statement_writes=True)
-    created = _insert_application(values, now)
-    insert_mails(mails)
+    created = _insert_application(values, now, mail_rows(mails))
     return SubmitResult(
         ApplyOutcome.CREATED if created else ApplyOutcome.DUPLICATE, public_id=values["public_id"]
     )
@@ -118,52 +117,97 @@ APPLICATION_INTAKE = "application_received"
 
 _applications = cast(Table, Application.__table__)
 _events = cast(Table, ApplicationEvent.__table__)
+_outbox = cast(Table, OutboxMessage.__table__)
 _LIVE_INDEX = next(i for i in _applications.indexes if i.name == "uq_application_live_email")
+#: The first history row's columns, as lifecycle.start records it for an ORM object.
+_FIRST_EVENT = ("at", "actor", "actor_label", "from_status", "to_status", "reason")
+
+
+def _new_application(dialect: str, columns: dict) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on the unique index of live applications."""
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make_insert(_applications)
+        .values(columns)
+        .on_conflict_do_nothing(
+            index_elements=[_applications.c.round_id, _applications.c.email_normalized],
+            index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
+        )
+    )
+
+
+def _first_event(application_id: Any) -> Any:
+    return select(
+        application_id,
+        *(bindparam(f"e_{name}", type_=_events.c[name].type) for name in _FIRST_EVENT),
+    )
 
 
 @cache
-def _insert_statements(dialect: str) -> tuple[Executable, Executable]:
-    """The two statements of :func:`_insert_application`, built once per dialect with bound
-    parameters (building and hashing a statement costs more than running it on SQLite)."""
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    application = make_insert(_applications).on_conflict_do_nothing(
-        index_elements=[_applications.c.round_id, _applications.c.email_normalized],
-        index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
-    )
-    by_public_id = _applications.c.public_id == bindparam("b_public_id")
-    # The first history row, as lifecycle.start records it for an ORM object.
-    first = ("at", "actor", "actor_label", "from_status", "to_status", "reason")
+def _sqlite_statements() -> tuple[Executable, Executable]:
+    """SQLite: the application and its first history row, built once with bound parameters
+    (building and hashing a statement costs more than running it)."""
     event = insert(_events).from_select(
-        ["application_id", *first],
-        select(
-            _applications.c.id,
-            *(bindparam(f"e_{name}", type_=_events.c[name].type) for name in first),
-        ).where(by_public_id),
+        ["application_id", *_FIRST_EVENT],
+        _first_event(_applications.c.id).where(
+            _applications.c.public_id == bindparam("b_public_id")
+        ),
     )
-    return application, event
+    return _new_application("sqlite", {}), event
 
 
-def _insert_application(values: dict, now: datetime) -> bool:
-    """The application and its first history row, in two Core statements that are the same
-    whether the address has a live application or not: the insert does nothing on the unique
-    index of live applications (``ON CONFLICT DO NOTHING``; PostgreSQL waits for a parallel
-    insert of the same address and then does nothing, SQLite holds the write lock), and the
-    second finds no row then. True if it was stored."""
-    application, event = _insert_statements(db.session.get_bind().dialect.name)
-    stored = db.session.execute(application, values)
-    db.session.execute(
-        event,
-        {
-            "b_public_id": values["public_id"],
-            "e_at": now,
-            "e_actor": Actor.APPLICANT.value,
-            "e_actor_label": "",
-            "e_from_status": None,
-            "e_to_status": Status.PENDING_EMAIL.value,
-            "e_reason": "",
-        },
+@cache
+def _postgres_statement(columns: tuple[str, ...], mails: int) -> Executable:
+    """PostgreSQL: the application, its first history row and the outbox rows in one
+    statement (one round trip; data-modifying CTEs), built once per shape."""
+    new = (
+        _new_application(
+            "postgresql",
+            {c: bindparam(f"a_{c}", type_=_applications.c[c].type) for c in columns},
+        )
+        .returning(_applications.c.id)
+        .cte("new_application")
     )
-    return cast(CursorResult, stored).rowcount == 1
+    event = insert(_events).from_select(["application_id", *_FIRST_EVENT], _first_event(new.c.id))
+    statement = select(func.count()).select_from(new).add_cte(event.cte("first_event"))
+    if mails:
+        rows = [
+            {c: bindparam(f"m{i}_{c}", type_=_outbox.c[c].type) for c in MAIL_COLUMNS}
+            for i in range(mails)
+        ]
+        statement = statement.add_cte(insert(_outbox).values(rows).cte("mails"))
+    return statement
+
+
+def _insert_application(values: dict, now: datetime, mails: list[dict]) -> bool:
+    """The application, its first history row and the outbox rows, in statements that are the
+    same whether the address has a live application or not: the insert does nothing on the
+    unique index of live applications (``ON CONFLICT DO NOTHING``; PostgreSQL waits for a
+    parallel insert of the same address and then does nothing, SQLite holds the write lock),
+    and the history row finds no row then. True if it was stored."""
+    event = {
+        "e_at": now,
+        "e_actor": Actor.APPLICANT.value,
+        "e_actor_label": "",
+        "e_from_status": None,
+        "e_to_status": Status.PENDING_EMAIL.value,
+        "e_reason": "",
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = _postgres_statement(tuple(values), len(mails))
+        params = {f"a_{k}": v for k, v in values.items()} | event
+        for i, row in enumerate(mails):
+            params.update({f"m{i}_{c}": row[c] for c in MAIL_COLUMNS})
+        stored = db.session.execute(statement, params).scalar_one()
+        note_queued(len(mails))
+        return stored == 1
+    application, first_event = _sqlite_statements()
+    result = cast(CursorResult, db.session.execute(application, values))
+    db.session.execute(first_event, {"b_public_id": values["public_id"], **event})
+    if mails:
+        db.session.execute(insert(_outbox), mails)
+        note_queued(len(mails))
+    return result.rowcount == 1
 
 
 def application_intake(recipient: str, locale: str, context: dict) -> None:
