@@ -1,6 +1,6 @@
 """CPU per POST of the public application form, in-process, against the floor app.
 
-    .venv/bin/python bench/apply_cpu.py [--database-url URL] [-n 300] [--profile]
+    .venv/bin/python bench/apply_cpu.py [--postgres | --database-url URL] [-n 300] [--profile]
 
 Both apps (the service with its real Redis, ``bench/floor_app.py``) get the same treatment:
 Flask's test client GETs the form once for the CSRF token, then POSTs ``-n`` applications
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.apply import ROUND_FILE, empty_database, free_port  # noqa: E402
+from bench.apply import ROUND_FILE, Postgres, empty_database, free_port  # noqa: E402
 
 FORM = {
     "first_name": "Anna",
@@ -86,13 +86,19 @@ def measure(app, engine, path: str, n: int, tag: str, prof: cProfile.Profile | N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="an empty PostgreSQL database (it is emptied)")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL")
     parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs; the least CPU")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-cpu."))
-    service_url = args.database_url or f"sqlite:///{workdir / 'forum.sqlite'}"
-    floor_url = args.database_url or f"sqlite:///{workdir / 'floor.sqlite'}"
+    cluster = Postgres() if args.postgres else None
+    if cluster:
+        base = cluster.start()
+        service_url, floor_url = base + "forum", base + "floor"
+    else:
+        service_url = args.database_url or f"sqlite:///{workdir / 'forum.sqlite'}"
+        floor_url = args.database_url or f"sqlite:///{workdir / 'floor.sqlite'}"
     empty_database(service_url)
     redis_port = free_port()
     redis = subprocess.Popen(
@@ -154,6 +160,8 @@ def main() -> int:
     finally:
         redis.terminate()
         redis.wait(10)
+        if cluster:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -170,12 +170,9 @@ def _postgres_statement(columns: tuple[str, ...], mails: int) -> Executable:
     )
     event = insert(_events).from_select(["application_id", *_FIRST_EVENT], _first_event(new.c.id))
     statement = select(func.count()).select_from(new).add_cte(event.cte("first_event"))
-    if mails:
-        rows = [
-            {c: bindparam(f"m{i}_{c}", type_=_outbox.c[c].type) for c in MAIL_COLUMNS}
-            for i in range(mails)
-        ]
-        statement = statement.add_cte(insert(_outbox).values(rows).cte("mails"))
+    for i in range(mails):  # one CTE per row: a multi-row VALUES is not cacheable
+        row = {c: bindparam(f"m{i}_{c}", type_=_outbox.c[c].type) for c in MAIL_COLUMNS}
+        statement = statement.add_cte(insert(_outbox).values(row).cte(f"mail_{i}"))
     return statement
 
 
