@@ -28,6 +28,9 @@ class Defaults:
     REDIS_SOCKET_TIMEOUT = 0.5
     # After a failed enqueue, requests leave mail to the outbox sweep for this long.
     REDIS_BACKOFF_SECONDS = 15
+    # Requests of one process ask Redis for an outbox flush at most once in this many ms; a
+    # commit in between is covered by one more ask when the window ends (forum.outbox). 0: each.
+    OUTBOX_FLUSH_DEBOUNCE_MS = 100
     # None: Flask-RQ's default (synchronous when TESTING). We always want the real queue.
     RQ_ASYNC = True
 

@@ -41,6 +41,7 @@ from .extensions import db
 
 _read_only = contextvars.ContextVar("forum_read_only_transaction", default=False)
 _reads_first = contextvars.ContextVar("forum_reads_first", default=False)
+_write_first = contextvars.ContextVar("forum_write_first", default=False)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -99,22 +100,32 @@ def reads_first(view: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         read_token = _read_only.set(True)
         first_token = _reads_first.set(True)
+        write_token = _write_first.set(False)
         try:
             return view(*args, **kwargs)
         finally:
+            _write_first.reset(write_token)
             _reads_first.reset(first_token)
             _read_only.reset(read_token)
 
     return wrapper
 
 
-def begin_writes() -> None:
+def begin_writes(first_statement_writes: bool = False) -> None:
     """In a :func:`reads_first` view: end the read transaction and take the write lock (on
-    SQLite; on PostgreSQL row locks do that job and the transaction simply goes on)."""
+    SQLite; on PostgreSQL row locks do that job and the transaction simply goes on).
+
+    ``first_statement_writes``: the caller promises that its next statement writes (and
+    decides in itself what it must, e.g. ``INSERT … ON CONFLICT DO NOTHING``), so SQLite's
+    transaction begins deferred and that statement takes the write lock, waiting in SQLite's
+    busy handler: the lock is held from the first write to the commit, not from a separate
+    ``BEGIN IMMEDIATE`` on (each call into SQLite lets another thread of the process take the
+    GIL, and the lock is held meanwhile)."""
     if not _reads_first.get():
         return
     _reads_first.set(False)
     _read_only.set(False)
+    _write_first.set(first_statement_writes)
     session = db.session()
     if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
         return
@@ -175,7 +186,7 @@ def configure_engine(engine: Engine, config) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         timeout = request_busy_ms if has_request_context() else busy_ms
-        if _read_only.get():
+        if _read_only.get() or _write_first.get():
             info = conn.connection.info  # the pooled connection's: set only when it changes
             if info.get("busy_timeout") != timeout:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")

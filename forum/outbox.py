@@ -8,21 +8,30 @@ transaction that claims the next). If Redis is down the rows simply wait: the ma
 sweep enqueues a flush whenever rows are due. Temporary SMTP failures set ``next_attempt_at``
 (``MAIL_RETRY_INTERVALS``, the last interval repeating: transactional mail is never given up),
 permanent ones (a 5xx answer) mark the row failed.
+
+Intakes: a public form that must not tell whether an address is known (the application form,
+the newsletter) writes one outbox row whose ``template`` names an *intake* registered with
+:func:`register_intake` (:func:`insert_mails`, one Core INSERT), the same for every address.
+The flush job hands each such row to its handler, which decides in its own transaction (the
+row deleted in it) what to write and which real mail to queue: a confirmation for a new
+address, a note for a known one, nothing for a subscribed one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
+from flask import Flask, current_app, has_request_context
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import Table, event, func, or_, select, update
+from sqlalchemy import Table, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import delivery, redis_guard
@@ -55,7 +64,7 @@ def queue_mail(
 
     Addresses under the reserved top-level domain ``.invalid`` (RFC 2606), which erasure and
     retention put in place of a person's address, are never mailed: returns None."""
-    if recipient.rstrip(".").lower().endswith(".invalid") or recipient.lower().endswith("@invalid"):
+    if _never_mailed(recipient):
         return None
     headers = dict(headers or {})
     if reply_to:
@@ -70,6 +79,69 @@ def queue_mail(
     )
     db.session.add(message)
     return message
+
+
+def _never_mailed(recipient: str) -> bool:
+    return recipient.rstrip(".").lower().endswith(".invalid") or recipient.lower().endswith(
+        "@invalid"
+    )
+
+
+#: An intake's handler: ``(recipient, locale, context)``, runs in the flush job's transaction
+#: (which commits after it) and queues whatever mail it decides on.
+Intake = Callable[[str, str, dict[str, Any]], None]
+
+
+def register_intake(app: Flask, template: str, handler: Intake) -> None:
+    """Outbox rows with this ``template`` are not mailed but handed to ``handler`` by the
+    flush job (see the module doc)."""
+    app.extensions.setdefault("outbox_intakes", {})[template] = handler
+
+
+def _intakes() -> dict[str, Intake]:
+    return current_app.extensions.get("outbox_intakes", {})
+
+
+def insert_mails(rows: list[dict[str, Any]]) -> None:
+    """Write outbox rows at once with one Core INSERT (executemany), in the current
+    transaction: each row a dict with ``recipient``, ``template``, ``locale`` and ``context``.
+    Cheaper than :func:`queue_mail` (no ORM object, no flush), for the public forms' hot path.
+    The commit asks for a flush job as for any outbox row."""
+    rows = mail_rows(rows)
+    if rows:
+        db.session.execute(insert(_outbox), rows)
+        note_queued(len(rows))
+
+
+#: The columns :func:`mail_rows` sets.
+MAIL_COLUMNS = (
+    "recipient",
+    "template",
+    "locale",
+    "context",
+    "headers",
+    "attachments",
+    "created_at",
+    "attempts",
+)
+
+
+def mail_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows :func:`insert_mails` writes, with every column of :data:`MAIL_COLUMNS`;
+    addresses that are never mailed are left out. For a caller that writes them in a
+    statement of its own (then :func:`note_queued`)."""
+    now = utcnow()
+    return [
+        {"headers": {}, "attachments": [], "created_at": now, "attempts": 0, **row}
+        for row in rows
+        if not _never_mailed(row["recipient"])
+    ]
+
+
+def note_queued(count: int) -> None:
+    """``count`` outbox rows were written in this transaction: the commit asks for a flush
+    job (only the count matters, see :func:`enqueue_messages`)."""
+    db.session.info.setdefault(_PENDING_KEY, []).extend([0] * count)
 
 
 @event.listens_for(Session, "after_flush")
@@ -141,8 +213,47 @@ def request_flush(check_waiting: bool = False) -> bool:
 def enqueue_messages(ids: list[int]) -> int:
     """After a commit: make sure a flush job will deliver these rows. Returns how many rows
     are covered (0 if Redis is down: the rows stay unsent and the maintenance sweep picks them
-    up)."""
+    up). In a request the ask is debounced (:func:`_debounced`)."""
+    if has_request_context() and _debounced():
+        return len(ids)
     return len(ids) if request_flush() else 0
+
+
+_debounce_lock = threading.Lock()
+_window_ends: dict[str, float] = {}  # per app (its Redis URL): when the next ask may go out
+_trailing: dict[str, threading.Timer] = {}
+
+
+def _debounced() -> bool:
+    """True if this process asked for a flush less than ``OUTBOX_FLUSH_DEBOUNCE_MS`` ago (the
+    caller then skips the Redis round trip). The commit may have come after that flush job
+    read the outbox, so a timer asks once more when the window ends: every commit is followed
+    by an ask within the window, however many requests share it."""
+    window = current_app.config["OUTBOX_FLUSH_DEBOUNCE_MS"] / 1000
+    if window <= 0:
+        return False
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    key = str(app.config["RQ_CONNECTION"])
+    now = time.monotonic()
+    with _debounce_lock:
+        ends = _window_ends.get(key, 0.0)
+        if now >= ends:
+            _window_ends[key] = now + window
+            return False
+        if key not in _trailing:
+            timer = threading.Timer(ends - now, _ask_at_window_end, (app, key, window))
+            timer.daemon = True
+            _trailing[key] = timer
+            timer.start()
+    return True
+
+
+def _ask_at_window_end(app: Flask, key: str, window: float) -> None:
+    with _debounce_lock:
+        _trailing.pop(key, None)
+        _window_ends[key] = time.monotonic() + window
+    with app.app_context():
+        request_flush()
 
 
 # --- delivery ------------------------------------------------------------------------------------
@@ -244,8 +355,51 @@ class OutboxSource:
         db.session.execute(update(_outbox).where(_outbox.c.id == item_id).values(**values))
 
 
+def run_intakes(limit: int = 200) -> int:
+    """Hand every due intake row to its handler, one transaction per row (the row deleted in
+    it, so a row is handled once even with two flush jobs). A handler that raises leaves its
+    row marked failed with the error. Returns how many rows were handled."""
+    intakes = _intakes()
+    if not intakes:
+        return 0
+    done = 0
+    while True:
+        with read_only():
+            rows = db.session.execute(
+                select(
+                    _outbox.c.id,
+                    _outbox.c.template,
+                    _outbox.c.recipient,
+                    _outbox.c.locale,
+                    _outbox.c.context,
+                )
+                .where(*_DUE, _outbox.c.template.in_(list(intakes)))
+                .order_by(_outbox.c.id)
+                .limit(limit)
+            ).all()
+            db.session.commit()
+        if not rows:
+            return done
+        for row in rows:
+            try:
+                if execute_dml(delete(_outbox).where(_outbox.c.id == row.id)).rowcount == 1:
+                    intakes[row.template](row.recipient, row.locale, row.context or {})
+                    done += 1
+                db.session.commit()
+            except Exception as exc:
+                db.session.rollback()
+                log.exception("outbox intake %s failed", row.id)
+                db.session.execute(
+                    update(_outbox)
+                    .where(_outbox.c.id == row.id)
+                    .values(failed_at=utcnow(), last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                )
+                db.session.commit()
+
+
 def _due_ids(limit: int = 200) -> Iterator[int]:
-    """Due rows in id order, read in pages (a deferred transaction on SQLite)."""
+    """Due rows in id order, read in pages (a deferred transaction on SQLite); intake rows
+    are left to :func:`run_intakes`."""
     last = 0
     while True:
         now = utcnow()
@@ -254,6 +408,7 @@ def _due_ids(limit: int = 200) -> Iterator[int]:
                 select(_outbox.c.id)
                 .where(
                     *_DUE,
+                    _outbox.c.template.not_in(list(_intakes()) or [""]),
                     _outbox.c.id > last,
                     or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now),
                     or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now),
@@ -291,6 +446,7 @@ def deliver_due() -> dict[str, int]:
                 redis.delete(FLUSH_KEY)
         except Exception as exc:  # the key expires by itself
             log.warning("could not clear the flush key: %s", exc)
+    run_intakes()
     counts = delivery.deliver(OutboxSource(), _due_ids(), time.monotonic() + FLUSH_SECONDS)
     if counts["stopped"]:
         request_flush(check_waiting=True)

@@ -8,6 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from forum.maintenance import register_task
+    from forum.outbox import register_intake
     from forum.privacy import register_forum_link, register_personal_data
     from forum.round_hooks import register_round_hooks
 
@@ -34,7 +35,7 @@ def init_app(app: Flask) -> None:
         erase_applications,
         export_applications,
     )
-    from .services import expire_unconfirmed
+    from .services import APPLICATION_INTAKE, application_intake, expire_unconfirmed
 
     # First: its personal-data provider must erase tags and notes while the applications
     # still carry the address (the "applications" provider anonymises them).
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     register_task(app, "invitation_reminders", send_invitation_reminders)
     register_task(app, "retention_invitations", delete_finished_invitations)
     register_task(app, "meeting_reminders", reminders.send_due_reminders)
+    register_intake(app, APPLICATION_INTAKE, application_intake)
     app.cli.add_command(round_cli)
     register_personal_data(app, "applications", export_applications, erase_applications)
     register_forum_link(app, applied_in_forums)

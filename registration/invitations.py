@@ -251,10 +251,10 @@ def apply_with_invitation(
         result = services.submit_application(rnd, data, locale, now)
         return AnswerResult(
             {
-                services.Outcome.CREATED: Answer.ORDINARY,
-                services.Outcome.DUPLICATE: Answer.ORDINARY,  # same page: nobody learns more
-                services.Outcome.NOT_OPEN: Answer.NOT_OPEN,
-                services.Outcome.INELIGIBLE: Answer.INELIGIBLE,
+                services.ApplyOutcome.CREATED: Answer.ORDINARY,
+                services.ApplyOutcome.DUPLICATE: Answer.ORDINARY,  # same page: nobody learns more
+                services.ApplyOutcome.NOT_OPEN: Answer.NOT_OPEN,
+                services.ApplyOutcome.INELIGIBLE: Answer.INELIGIBLE,
             }[result.outcome],
             result.application,
             result.failures,
@@ -267,7 +267,7 @@ def apply_with_invitation(
     rnd = admission.lock_round(rnd.id)
     invitation = lock_row(Invitation, invitation.id)
     result = services.store_application(rnd, data, locale, now, confirmed=True)
-    if result.outcome == services.Outcome.DUPLICATE:
+    if result.outcome == services.ApplyOutcome.DUPLICATE:
         return AnswerResult(Answer.DUPLICATE, result.application)
     assert result.application is not None  # a stored application comes with its result
     invitation.application = result.application

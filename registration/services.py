@@ -6,20 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Executable, Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from forum import suppression
 from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
-from forum.models import Round
-from forum.newsletter.services import request_subscription
+from forum.models import OutboxMessage, Round
+from forum.newsletter.services import subscription_request
+from forum.outbox import MAIL_COLUMNS, mail_rows, note_queued
 from forum.privacy import PRIVACY_VERSION
 
 from . import admission, eligibility, invitations, lifecycle, notifications
-from .models import APPLICATION_FIELDS, LIVE, Actor, Application, Status, _public_id
+from .models import (
+    APPLICATION_FIELDS,
+    LIVE,
+    Actor,
+    Application,
+    ApplicationEvent,
+    Status,
+    _public_id,
+)
 from .network import SHARE_CONTACT_VERSION
 from .tokens import Purpose, TokenExpired, TokenInvalid, read_token
 
@@ -29,7 +41,7 @@ def normalize_organisation(name: str) -> str:
     return " ".join(name.casefold().split())[:200]
 
 
-class Outcome(StrEnum):
+class ApplyOutcome(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     NOT_OPEN = "not_open"
@@ -39,9 +51,10 @@ class Outcome(StrEnum):
 
 @dataclass
 class SubmitResult:
-    outcome: Outcome
-    application: Application | None = None
+    outcome: ApplyOutcome
+    application: Application | None = None  # the invitation path's stored or live one
     failures: list[eligibility.Failure] = field(default_factory=list)
+    public_id: str | None = None  # the public form's new application (if it was stored)
 
 
 def find_live(rnd: Round, email: str) -> Application | None:
@@ -57,84 +70,208 @@ def find_live(rnd: Round, email: str) -> Application | None:
 def submit_application(
     rnd: Round, data: dict, locale: str, now: datetime | None = None
 ) -> SubmitResult:
-    """Store a new application (``pending_email``) and queue the confirmation mail.
+    """Store a new application (``pending_email``) and queue what decides its mail.
 
     Ineligible applications are not stored. A second live application for the same address
-    is not stored either; the address gets a note instead, and the caller shows the same page
-    as for a new application, so nobody learns whether an address has applied."""
+    is not stored either (the insert does nothing: :func:`_insert_application`). Both cases do
+    the same work here (issue 12, finding 7): the same statements, and one outbox row that the
+    flush job turns into the confirmation mail or, for a known address, a note to its owner
+    (:func:`application_intake`); the caller shows the same page, so nobody learns whether an
+    address has applied. Runs in a :func:`~forum.db.reads_first` view: everything before
+    :func:`~forum.db.begin_writes` reads only."""
     now = now or utcnow()
     if not rnd.is_open(now):
-        return SubmitResult(Outcome.NOT_OPEN)
+        return SubmitResult(ApplyOutcome.NOT_OPEN)
     if rnd.invitation_only and invitations.find_invitation(rnd, data["email"]) is None:
-        return SubmitResult(Outcome.INVITATION_REQUIRED)
+        return SubmitResult(ApplyOutcome.INVITATION_REQUIRED)
     failures = eligibility.check(rnd, data["state"], data["role"], data["body_type"])
     if failures:
-        return SubmitResult(Outcome.INELIGIBLE, failures=failures)
-    begin_writes()  # from here on under the write lock: the duplicate check, then the rows
-    result = store_application(rnd, data, locale, now)
+        return SubmitResult(ApplyOutcome.INELIGIBLE, failures=failures)
+    values = application_values(rnd, data, locale, now)
+    mails = [
+        {
+            "recipient": values["email"],
+            "template": APPLICATION_INTAKE,
+            "locale": locale,
+            "context": {"public_id": values["public_id"], "round_id": rnd.id},
+        }
+    ]
     if data.get("newsletter"):
-        # Its own double opt-in, with the newsletter's consent record; the newsletter answers
-        # the same whatever the address's state, like the form does.
-        request_subscription(
-            data["email"],
-            f"{data.get('first_name', '')} {data.get('last_name', '')}".strip(),
-            locale,
-            "application_form",
-            rnd.id,
+        # Its own double opt-in, with the newsletter's consent record, decided in the flush
+        # job like the newsletter form's requests.
+        name = f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()
+        subscription = subscription_request(data["email"], name, locale, "application_form", rnd.id)
+        if subscription is not None:
+            mails.append(subscription)
+    # From here on under the write lock (SQLite): the rows, nothing else; the first statement
+    # is the insert, which takes the lock itself.
+    begin_writes(first_statement_writes=True)
+    created = _insert_application(values, now, mail_rows(mails))
+    return SubmitResult(
+        ApplyOutcome.CREATED if created else ApplyOutcome.DUPLICATE, public_id=values["public_id"]
+    )
+
+
+#: The outbox intake (:func:`forum.outbox.register_intake`) of the public form.
+APPLICATION_INTAKE = "application_received"
+
+_applications = cast(Table, Application.__table__)
+_events = cast(Table, ApplicationEvent.__table__)
+_outbox = cast(Table, OutboxMessage.__table__)
+_LIVE_INDEX = next(i for i in _applications.indexes if i.name == "uq_application_live_email")
+#: The first history row's columns, as lifecycle.start records it for an ORM object.
+_FIRST_EVENT = ("at", "actor", "actor_label", "from_status", "to_status", "reason")
+
+
+def _new_application(dialect: str, columns: dict) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on the unique index of live applications."""
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make_insert(_applications)
+        .values(columns)
+        .on_conflict_do_nothing(
+            index_elements=[_applications.c.round_id, _applications.c.email_normalized],
+            index_where=_LIVE_INDEX.dialect_options[dialect]["where"],
         )
-    return result
+    )
+
+
+def _first_event(application_id: Any) -> Any:
+    return select(
+        application_id,
+        *(bindparam(f"e_{name}", type_=_events.c[name].type) for name in _FIRST_EVENT),
+    )
+
+
+@cache
+def _sqlite_statements() -> tuple[Executable, Executable]:
+    """SQLite: the application and its first history row, built once with bound parameters
+    (building and hashing a statement costs more than running it)."""
+    event = insert(_events).from_select(
+        ["application_id", *_FIRST_EVENT],
+        _first_event(_applications.c.id).where(
+            _applications.c.public_id == bindparam("b_public_id")
+        ),
+    )
+    return _new_application("sqlite", {}), event
+
+
+@cache
+def _postgres_statement(columns: tuple[str, ...], mails: int) -> Executable:
+    """PostgreSQL: the application, its first history row and the outbox rows in one
+    statement (one round trip; data-modifying CTEs), built once per shape."""
+    new = (
+        _new_application(
+            "postgresql",
+            {c: bindparam(f"a_{c}", type_=_applications.c[c].type) for c in columns},
+        )
+        .returning(_applications.c.id)
+        .cte("new_application")
+    )
+    event = insert(_events).from_select(["application_id", *_FIRST_EVENT], _first_event(new.c.id))
+    statement = select(func.count()).select_from(new).add_cte(event.cte("first_event"))
+    for i in range(mails):  # one CTE per row: a multi-row VALUES is not cacheable
+        row = {c: bindparam(f"m{i}_{c}", type_=_outbox.c[c].type) for c in MAIL_COLUMNS}
+        statement = statement.add_cte(insert(_outbox).values(row).cte(f"mail_{i}"))
+    return statement
+
+
+def _insert_application(values: dict, now: datetime, mails: list[dict]) -> bool:
+    """The application, its first history row and the outbox rows, in statements that are the
+    same whether the address has a live application or not: the insert does nothing on the
+    unique index of live applications (``ON CONFLICT DO NOTHING``; PostgreSQL waits for a
+    parallel insert of the same address and then does nothing, SQLite holds the write lock),
+    and the history row finds no row then. True if it was stored."""
+    event = {
+        "e_at": now,
+        "e_actor": Actor.APPLICANT.value,
+        "e_actor_label": "",
+        "e_from_status": None,
+        "e_to_status": Status.PENDING_EMAIL.value,
+        "e_reason": "",
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = _postgres_statement(tuple(values), len(mails))
+        params = {f"a_{k}": v for k, v in values.items()} | event
+        for i, row in enumerate(mails):
+            params.update({f"m{i}_{c}": row[c] for c in MAIL_COLUMNS})
+        stored = db.session.execute(statement, params).scalar_one()
+        note_queued(len(mails))
+        return stored == 1
+    application, first_event = _sqlite_statements()
+    result = cast(CursorResult, db.session.execute(application, values))
+    db.session.execute(first_event, {"b_public_id": values["public_id"], **event})
+    if mails:
+        db.session.execute(insert(_outbox), mails)
+        note_queued(len(mails))
+    return result.rowcount == 1
+
+
+def application_intake(recipient: str, locale: str, context: dict) -> None:
+    """The flush job's handler of the public form's outbox row: the confirmation mail for an
+    application stored by it (unless it expired meanwhile; an invitation to that address is
+    answered by it), else the note to the owner of the live application for that address (at
+    most one an hour), else nothing (it was withdrawn meanwhile)."""
+    application = _application_by_public_id(context["public_id"])
+    if application is not None:
+        invitations.link_application(application.round, application)
+        if application.status == Status.PENDING_EMAIL:
+            notifications.notify_confirm_email(application)
+        return
+    rnd = db.session.get(Round, context["round_id"])
+    existing = find_live(rnd, recipient) if rnd is not None else None
+    if existing is not None:
+        notifications.notify_already_applied(existing, locale)
+
+
+def application_values(rnd: Round, data: dict, locale: str, now: datetime) -> dict:
+    """The columns of a new application from the form's data (status ``pending_email``)."""
+    values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
+    return {
+        **values,
+        "round_id": rnd.id,
+        "status": Status.PENDING_EMAIL.value,
+        "locale": locale,
+        "email_normalized": normalize_email(values["email"]),
+        "organisation_normalized": normalize_organisation(values["organisation"]),
+        "commitment": bool(data.get("commitment")),
+        "privacy_consent_at": now,
+        "privacy_version": PRIVACY_VERSION,
+        "newsletter_requested": bool(data.get("newsletter")),
+        "share_contact": bool(data.get("share_contact")),
+        "share_contact_at": now if data.get("share_contact") else None,
+        "share_contact_version": SHARE_CONTACT_VERSION if data.get("share_contact") else "",
+        "created_at": now,
+        "updated_at": now,
+        "confirm_deadline": now + timedelta(hours=rnd.confirm_hours),
+        "public_id": _public_id(),  # now, not at the insert: the mail's links carry it
+    }
 
 
 def store_application(
     rnd: Round, data: dict, locale: str, now: datetime, confirmed: bool = False
 ) -> SubmitResult:
-    """Store an application and queue its mail. ``confirmed``: the address is known to be the
-    applicant's (the personal invitation link came to it), so the application is ``submitted``
-    at once, without a confirmation mail; the caller holds the round's lock (a first-come
-    round offers a seat at once)."""
+    """Store an application through a personal invitation link (the address is known to be
+    the applicant's: the link came to it), ``submitted`` at once, without a confirmation mail;
+    the caller holds the round's lock (a first-come round offers a seat at once)."""
     existing = find_live(rnd, data["email"])
     if existing is not None:
         notifications.notify_already_applied(existing, locale)
-        return SubmitResult(Outcome.DUPLICATE, existing)
-
-    values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
-    application = Application(
-        round=rnd,
-        locale=locale,
-        email_normalized=normalize_email(values["email"]),
-        organisation_normalized=normalize_organisation(values["organisation"]),
-        commitment=bool(data.get("commitment")),
-        privacy_consent_at=now,
-        privacy_version=PRIVACY_VERSION,
-        newsletter_requested=bool(data.get("newsletter")),
-        share_contact=bool(data.get("share_contact")),
-        share_contact_at=now if data.get("share_contact") else None,
-        share_contact_version=SHARE_CONTACT_VERSION if data.get("share_contact") else "",
-        created_at=now,
-        confirm_deadline=now + timedelta(hours=rnd.confirm_hours),
-        public_id=_public_id(),  # now, not at the flush: the mail's links carry it
-        **values,
-    )
-    if db.session.get_bind().dialect.name == "sqlite":
-        # The write lock (BEGIN IMMEDIATE) serialises writers: find_live above saw every
-        # committed row, so no parallel request can win a race here and neither a savepoint
-        # nor a flush of its own is needed: the rows go out in the one flush of the commit.
-        db.session.add(application)
-        lifecycle.start(application)
-    else:
-        try:
-            with db.session.begin_nested():
-                db.session.add(application)
-                lifecycle.start(application)
-                db.session.flush()
-        except IntegrityError:
-            # A parallel request for the same address won the race (PostgreSQL waits for it
-            # on the unique index, then refuses this row). Same answer as any duplicate.
-            existing = find_live(rnd, data["email"])
-            if existing is None:
-                raise
-            notifications.notify_already_applied(existing, locale)
-            return SubmitResult(Outcome.DUPLICATE, existing)
+        return SubmitResult(ApplyOutcome.DUPLICATE, existing)
+    application = Application(**application_values(rnd, data, locale, now))
+    try:
+        with db.session.begin_nested():
+            db.session.add(application)
+            lifecycle.start(application)
+            db.session.flush()
+    except IntegrityError:
+        # A parallel request for the same address won the race (PostgreSQL waits for it
+        # on the unique index, then refuses this row). Same answer as any duplicate.
+        existing = find_live(rnd, data["email"])
+        if existing is None:
+            raise
+        notifications.notify_already_applied(existing, locale)
+        return SubmitResult(ApplyOutcome.DUPLICATE, existing)
     invitations.link_application(rnd, application)
     if confirmed:
         lifecycle.transition(
@@ -147,9 +284,9 @@ def store_application(
         admission.admit_on_confirm(application, rnd)
         if application.status == Status.SUBMITTED:
             notifications.notify_submitted(application)
-        return SubmitResult(Outcome.CREATED, application)
+        return SubmitResult(ApplyOutcome.CREATED, application)
     notifications.notify_confirm_email(application)
-    return SubmitResult(Outcome.CREATED, application)
+    return SubmitResult(ApplyOutcome.CREATED, application)
 
 
 def pending_form_data(rnd: Round, public_id: str | None) -> dict:

@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
@@ -40,8 +40,8 @@ from .invitations import decline as decline_invitation
 from .models import Actor, Application, Invitation, Status
 from .network import participant_groups, set_share_contact, visible_participants
 from .services import (
+    ApplyOutcome,
     ConfirmOutcome,
-    Outcome,
     application_for_offer_token,
     application_for_status_token,
     check_confirm_token,
@@ -55,12 +55,29 @@ from .tokens import Purpose, make_token
 bp = Blueprint("registration", __name__)
 
 
-def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
+#: What a POST of the form reads of its round; a page that renders loads the rest.
+_POST_COLUMNS = (
+    Round.forum_id,
+    Round.slug,
+    Round.title,
+    Round.opens,
+    Round.closes,
+    Round.confirm_hours,
+    Round.states,
+    Round.roles,
+    Round.body_types,
+    Round.invitation_only,
+)
+
+
+def _round_or_404(slug: str, *, with_meetings: bool = False, for_post: bool = False) -> Round:
     stmt = select(Round).where(Round.slug == slug)
     if with_meetings:
         # The form page and the confirmation mail show the forum and the meetings: loaded
         # with the round in one query (a round has a few meetings), not lazily one by one.
         stmt = stmt.options(joinedload(Round.forum), joinedload(Round.meetings))
+    elif for_post:
+        stmt = stmt.options(load_only(*_POST_COLUMNS))
     rnd = db.session.execute(stmt).unique().scalar_one_or_none()
     if rnd is None:
         abort(404)
@@ -75,7 +92,10 @@ def _apply_limit() -> str:
 @limiter.limit(_apply_limit, methods=["POST"])
 @reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
-    rnd = _round_or_404(slug, with_meetings=True)
+    # A page shows the forum and the meetings; a stored application is answered with a
+    # redirect alone (its mail is built by the flush job), so a POST loads only what it reads.
+    get = request.method == "GET"
+    rnd = _round_or_404(slug, with_meetings=get, for_post=not get)
     form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
@@ -108,31 +128,24 @@ def apply(slug: str):
     if not form.validate_on_submit():
         return page(422 if request.method == "POST" else 200)
     result = submit_application(rnd, form.data, str(get_locale() or "de"))
-    if result.outcome == Outcome.INELIGIBLE:
+    if result.outcome == ApplyOutcome.INELIGIBLE:
         db.session.rollback()
         # The form comes along, filled in: nothing typed is lost.
         return render_template(
             "registration/ineligible.html", failures=result.failures, **context()
         ), 422
-    if result.outcome == Outcome.NOT_OPEN:
+    if result.outcome == ApplyOutcome.NOT_OPEN:
         db.session.rollback()
         return page(409)
-    if result.outcome == Outcome.INVITATION_REQUIRED:
+    if result.outcome == ApplyOutcome.INVITATION_REQUIRED:
         db.session.rollback()
         form.email.errors = [NOT_INVITED()]
         return page(403)
     db.session.commit()
-    # Same page for a new application and for a duplicate: nobody learns who applied. The page
-    # names the address typed; only an application made here can be opened again to correct it.
-    session["applied"] = {
-        "round": rnd.slug,
-        "email": form.email.data,
-        "id": (
-            result.application.public_id
-            if result.outcome == Outcome.CREATED and result.application is not None
-            else None
-        ),
-    }
+    # Same page and same session for a new application and for a duplicate: nobody learns who
+    # applied. The page names the address typed; only an application stored here can be opened
+    # again to correct it (a duplicate's id names no application).
+    session["applied"] = {"round": rnd.slug, "email": form.email.data, "id": result.public_id}
     return redirect(url_for("registration.check_inbox", slug=rnd.slug))
 
 

@@ -169,6 +169,7 @@ def _config(database_url, redis_url, smtp_port, _instance=None) -> dict:
         "MAIL_RETRY_INTERVALS": [1, 2, 3],
         "PUBLIC_BASE_URL": "https://forum.example.org",
         "RATELIMIT_ENABLED": False,
+        "OUTBOX_FLUSH_DEBOUNCE_MS": 0,  # every commit asks at once (run_jobs finds the job)
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,
         "DEV_MAIL_INBOX": True,

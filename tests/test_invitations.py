@@ -179,6 +179,7 @@ def test_invitation_only_public_form_stores_nothing_without_invitation(
     assert response.status_code == 302
     application = db.session.scalar(select(Application))
     assert application.status == "pending_email"
+    work()  # the flush job answers the invitation with the confirmation mail
     assert db.session.scalar(select(Invitation.application_id)) == application.id
 
 

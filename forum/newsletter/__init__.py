@@ -9,6 +9,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the newsletter's blueprints, commands and maintenance tasks."""
     from forum.maintenance import register_task
+    from forum.outbox import register_intake
     from forum.privacy import register_personal_data
     from forum.suppression import register_suppression_hook
 
@@ -17,7 +18,12 @@ def init_app(app: Flask) -> None:
     from .jobs import resume_dispatches
     from .privacy import erase_newsletter, export_newsletter
     from .render import body_to_html
-    from .services import prune_unconfirmed, unsubscribe_suppressed
+    from .services import (
+        SUBSCRIPTION_INTAKE,
+        prune_unconfirmed,
+        subscription_intake,
+        unsubscribe_suppressed,
+    )
     from .views import admin_bp, bp
 
     app.register_blueprint(bp)
@@ -26,5 +32,6 @@ def init_app(app: Flask) -> None:
     app.extensions["mail_templates"].filters["newsletter_html"] = body_to_html
     register_task(app, "newsletter_resume", resume_dispatches)
     register_task(app, "newsletter_pruned", prune_unconfirmed)
+    register_intake(app, SUBSCRIPTION_INTAKE, subscription_intake)
     register_personal_data(app, "newsletter", export_newsletter, erase_newsletter)
     register_suppression_hook(app, unsubscribe_suppressed)

@@ -19,7 +19,7 @@ from forum.extensions import db
 from forum.form_limits import CONTROL
 from forum.mail import InvalidAddress, normalize_email, valid_address
 from forum.models import OutboxMessage, Round
-from forum.outbox import queue_mail
+from forum.outbox import insert_mails, queue_mail
 from forum.privacy import PRIVACY_VERSION, address_in_forums
 
 from .consent import CONSENT_VERSION, consent_text
@@ -69,6 +69,60 @@ def _resend_interval() -> timedelta:
 
 # --- subscribing -----------------------------------------------------------------------------
 
+#: The outbox intake (:func:`forum.outbox.register_intake`) of a subscription request.
+SUBSCRIPTION_INTAKE = "newsletter_request"
+
+
+def subscription_request(
+    email: str,
+    name: str,
+    locale: str,
+    source: str,
+    round_id: int | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row (for :func:`forum.outbox.insert_mails`) that asks for a subscription:
+    the same row for every valid address, so the public forms do the same work whether an
+    address is subscribed, pending or new (issue 12, finding 7); the flush job decides with
+    :func:`request_subscription`. None for an address that is not valid."""
+    try:
+        address, _key = normalize_address(email)
+    except InvalidAddress:
+        log.info("newsletter request with an invalid address ignored")
+        return None
+    return {
+        "recipient": address,
+        "template": SUBSCRIPTION_INTAKE,
+        "locale": locale if locale in LOCALES else "de",
+        "context": {
+            "name": clean_name(name),
+            "source": Source(source).value,
+            "round_id": round_id,
+            "requested_at": utcnow().isoformat(),
+        },
+    }
+
+
+def ask_for_subscription(
+    email: str, name: str, locale: str, source: str, round_id: int | None = None
+) -> None:
+    """The request path of a subscription (the public form): one outbox row, decided after
+    the commit (see :func:`subscription_request`). Does not commit."""
+    row = subscription_request(email, name, locale, source, round_id)
+    if row is not None:
+        insert_mails([row])
+
+
+def subscription_intake(recipient: str, locale: str, context: dict[str, Any]) -> None:
+    """The flush job's handler of a :func:`subscription_request` row."""
+    request_subscription(
+        recipient,
+        context.get("name", ""),
+        locale,
+        context["source"],
+        context.get("round_id"),
+        now=datetime.fromisoformat(context["requested_at"]),
+    )
+
 
 def request_subscription(
     email: str,
@@ -76,6 +130,7 @@ def request_subscription(
     locale: str,
     source: str,
     round_id: int | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Ask for a subscription (double opt-in): queue a confirmation mail with a consent record.
 
@@ -85,7 +140,9 @@ def request_subscription(
 
     ``source`` is ``"newsletter_form"`` or ``"application_form"`` (then with the ``round_id``);
     the record stores :data:`~forum.newsletter.consent.CONSENT_VERSION` and its text, so the
-    checkbox that led here should show :func:`~forum.newsletter.consent.consent_text`."""
+    checkbox that led here should show :func:`~forum.newsletter.consent.consent_text`.
+    ``now``: when it was asked for (the public forms ask through :func:`ask_for_subscription`,
+    and this runs in the flush job)."""
     try:
         address, key = normalize_address(email)
     except InvalidAddress:
@@ -94,7 +151,7 @@ def request_subscription(
     locale = locale if locale in LOCALES else "de"
     source = Source(source).value
     name = clean_name(name)
-    now = utcnow()
+    now = now or utcnow()
 
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_normalized == key))
     if subscriber is None:

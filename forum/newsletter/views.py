@@ -65,7 +65,7 @@ def subscribe():
         return render_template("newsletter/subscribe.html", form=form), (
             422 if request.method == "POST" else 200
         )
-    services.request_subscription(
+    services.ask_for_subscription(
         form.email.data,
         form.name.data or "",
         str(get_locale() or "de"),
