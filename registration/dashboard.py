@@ -300,16 +300,19 @@ def _two(value) -> str:
 def export_csv(rnd: Round) -> Iterator[str]:
     """The round's applications as CSV (:func:`forum.csvdownload.csv_chunks`: every cell
     guarded, a BOM, in chunks); one query, streamed from the database."""
-    return csv_chunks([*CSV_COLUMNS, *SELECTION_COLUMNS, "attendance"], _export_rows(rnd))
-
-
-def _export_rows(rnd: Round) -> Iterator[list]:
     from .participants.attendance import attended_counts, meetings_held
 
+    # Read now, not when the stream starts: the round's meetings are loaded in the request's
+    # session, which a streamed response may outlive.
+    attended, held = attended_counts(rnd), meetings_held(rnd)
+    columns = [*CSV_COLUMNS, *SELECTION_COLUMNS, "attendance"]
+    return csv_chunks(columns, _export_rows(rnd.id, attended, held))
+
+
+def _export_rows(round_id: int, attended: dict[int, int], held: int) -> Iterator[list]:
+    """attended/meetings held, for those who hold a seat or were recorded at a meeting."""
     columns = [getattr(Application, name) for name in CSV_COLUMNS]
     stats = review_stats_subquery()
-    # attended/meetings held, for those who hold a seat or were recorded at a meeting.
-    attended, held = attended_counts(rnd), meetings_held(rnd)
     holding = {s.value for s in HOLDING}
     result = db.session.execute(
         select(
@@ -321,7 +324,7 @@ def _export_rows(rnd: Round) -> Iterator[list]:
         )
         .outerjoin(stats, stats.c.application_id == Application.id)
         .outerjoin(StagedDecision, StagedDecision.application_id == Application.id)
-        .where(Application.round_id == rnd.id)
+        .where(Application.round_id == round_id)
         .order_by(Application.id)
         .execution_options(yield_per=1000)
     )
