@@ -1,6 +1,6 @@
 """What the newsletter does: subscribe with double opt-in, confirm, unsubscribe, import a list,
-look up and export a consent record. Functions here change state and queue mail; they never
-commit (the caller does)."""
+look up and export a consent record. Functions here change state and queue mail and leave the
+commit to the caller, except the maintenance task :func:`prune_unconfirmed`, which commits."""
 
 from __future__ import annotations
 
@@ -527,7 +527,7 @@ def consent_rows(export: dict[str, Any]) -> list[dict[str, str]]:
 def prune_unconfirmed(now: datetime | None = None) -> int:
     """Delete addresses that asked but never confirmed within ``NEWSLETTER_PENDING_DAYS``
     (data minimization). Addresses with a confirmed record in their history are kept: that
-    record is the proof of an earlier consent."""
+    record is the proof of an earlier consent. A maintenance task: commits."""
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["NEWSLETTER_PENDING_DAYS"])
     confirmed_before = exists().where(
