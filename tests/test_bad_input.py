@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import application_data
+from tests.helpers import application_data
 
 WEIRD = [
     "",
@@ -42,6 +42,30 @@ def test_public_pages_with_weird_path_values(client, make_round, value):
             assert response.status_code < 500, (method, path, response.status_code)
 
 
+TOO_LONG = {"x" * 10_000, "ü" * 300}
+
+
+def form_answer(name: str, value: str) -> int:
+    """The one answer of the application form to ``value`` in field ``name`` (all others
+    valid): 400 for NUL (refused before the form is read), 302 where the value is acceptable
+    for the field (stored as text, escaped on output; the form then goes to the check-inbox
+    page, also for the same address again), else 422 with the form and its messages."""
+    if "\x00" in value:
+        return 400
+    acceptable = {
+        "first_name": value != "" and value not in TOO_LONG,  # free text, at most 100
+        "email": False,  # none of them is an address
+        "state": False,  # choices
+        "role": False,
+        "body_type": False,
+        "department": value == "",  # optional choice
+        "motivation": value not in ("", "x" * 10_000),  # required, at most 5000
+        "phone": value not in TOO_LONG,  # optional, one line, at most 40
+        "commitment": value != "",  # a checkbox: any value ticks it
+    }[name]
+    return 302 if acceptable else 422
+
+
 @pytest.mark.parametrize("value", WEIRD)
 def test_application_form_with_weird_values(client, make_round, value):
     rnd = make_round()
@@ -57,7 +81,7 @@ def test_application_form_with_weird_values(client, make_round, value):
         "commitment",
     ):
         response = client.post(f"/rounds/{rnd.slug}/apply", data=application_data(**{name: value}))
-        assert response.status_code in (302, 400, 409, 422), (name, response.status_code)
+        assert response.status_code == form_answer(name, value), (name, response.status_code)
     prefill = client.get(f"/rounds/{rnd.slug}/apply", query_string={"state": value, "email": value})
     assert prefill.status_code == (400 if "\x00" in value else 200)
 
@@ -91,28 +115,26 @@ def test_organizer_pages_with_weird_values(client, login, make_round, make_appli
         f"/admin/newsletter/consent?email={v}",
     ):
         assert client.get(path).status_code < 500, path
-    assert client.post(
-        f"/admin/applications/{v}/decision", data={"action": "admit"}
-    ).status_code in (
-        400,
-        404,
-    )
-    # A real application, a weird action: refused, nothing changes.
+    # No application has that id (ids are numbers; the route does not match otherwise).
+    decision = client.post(f"/admin/applications/{v}/decision", data={"action": "admit"})
+    assert decision.status_code == 404
+    # A real application, a weird action: refused with the form (NUL: before it), nothing changes.
     response = client.post(f"/admin/applications/{application.id}/decision", data={"action": value})
-    assert response.status_code in (302, 400, 422), response.status_code
+    assert response.status_code == (400 if "\x00" in value else 422), response.status_code
     db.session.expire_all()
     assert db.session.get(Application, application.id).status == "submitted"
+    # Weird filters and page numbers are ignored (the unfiltered first page); NUL is refused.
     dashboard = client.get(
         f"/admin/rounds/{rnd.slug}", query_string={"q": value, "state": value, "page": value}
     )
-    assert dashboard.status_code in (200, 400)
+    assert dashboard.status_code == (400 if "\x00" in value else 200)
 
 
 def test_wrong_methods_are_405_not_500(client, make_round):
     rnd = make_round()
     assert client.put(f"/rounds/{rnd.slug}/apply").status_code == 405
     assert client.delete("/").status_code == 405
-    assert client.get("/admin/logout").status_code in (302, 405)
+    assert client.get("/admin/logout").status_code == 405  # a POST with CSRF token only
 
 
 def test_nul_anywhere_is_a_clear_400_and_changes_nothing(client, make_round, make_organizer):
@@ -131,12 +153,8 @@ def test_nul_anywhere_is_a_clear_400_and_changes_nothing(client, make_round, mak
     assert db.session.scalar(select(func.count(Application.id))) == 0
     login = client.post("/admin/login", data={"email": "a\x00b@x.de", "password": "x"})
     assert login.status_code == 400
-    assert client.get(
-        "/admin/newsletter/consent", query_string={"email": "a\x00b"}
-    ).status_code in (
-        302,
-        400,
-    )
+    consent = client.get("/admin/newsletter/consent", query_string={"email": "a\x00b"})
+    assert consent.status_code == 400  # refused before the login check
     assert "Anfrage nicht möglich" in client.get("/?q=%00").get_data(as_text=True)
 
 

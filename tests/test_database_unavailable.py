@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from forum.extensions import db
 from registration.models import Application
-from tests.conftest import application_data, free_port
+from tests.helpers import application_data, free_port
 
 
 def _count() -> int:

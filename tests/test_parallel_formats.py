@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from registration import admission
 from registration.models import Application, GroupMember, Invitation, RoundGroup
-
-from .conftest import application_data
-from .test_parallel_admission import organizer_sessions, run_parallel
+from tests.helpers import application_data
+from tests.helpers.parallel import organizer_sessions, run_parallel
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from forum.form_limits import is_single_line
 from forum.models import Organizer
 from forum.newsletter.models import Subscriber
 from registration.models import Application, ApplicationEvent
-from tests.conftest import application_data
+from tests.helpers import application_data
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from sqlalchemy import select as sa_select
 
 from forum.extensions import db
 from registration.models import Application
-from tests.conftest import application_data
+from tests.helpers import application_data
 
 
 def _count() -> int:
