@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from forum.extensions import db
@@ -27,6 +28,10 @@ from tests.helpers import ROOT, wait_until
 from tests.helpers.jobs import flask_env
 from tests.helpers.mail import SMTPSink, mail_context
 from tests.helpers.newsletter import add_subscribers, announce
+
+# serial: kills and restarts workers and measures how long things take
+pytestmark = pytest.mark.serial
+
 
 SUBSCRIBERS = 400
 TRANSACTIONAL = 60

@@ -13,7 +13,8 @@ from registration.models import Application
 from registration.tokens import Purpose, make_token
 from tests.helpers.parallel import CSRF, organizer_sessions, run_parallel, statuses
 
-pytestmark = pytest.mark.slow
+# serial: dozens of sessions against gunicorn load the two cores; not beside other tests
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def admit_task(server, session_token, application_id: int, action: str = "admit"):

@@ -16,6 +16,10 @@ from tests.helpers import application_data, free_port
 from tests.helpers.jobs import run_jobs
 from tests.helpers.processes import start_redis
 
+# serial: kills and restarts workers and measures how long things take
+pytestmark = pytest.mark.serial
+
+
 LIMIT_SECONDS = 2.5
 
 
