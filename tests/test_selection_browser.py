@@ -25,6 +25,9 @@ WIDE = """() => Array.from(document.querySelectorAll('body *'))
 
 def no_sideways_scroll(page) -> bool:
     """Nothing sticks out to the right (wide tables scroll inside their own box)."""
+    # After a click the next page may still be loading (without its stylesheet, the tables
+    # are wider than a phone): measure the page once it has loaded.
+    page.wait_for_load_state("load")
     wide = page.evaluate(WIDE)
     assert wide == [], wide
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
