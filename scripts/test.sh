@@ -21,9 +21,22 @@ echo ">> ruff"
 echo ">> mypy"
 "$VENV/bin/mypy"
 
+# run_tests MARK-EXPRESSION [pytest arguments]: the tests without the ``serial`` marker on
+# $TEST_WORKERS pytest-xdist workers (default 2; each has its own Redis, SMTP server, gunicorn
+# and database), then the serial ones alone: they measure time or load the machine.
+TEST_WORKERS="${TEST_WORKERS:-2}"
+run_tests() {
+  local expr="${1:+($1) and }" rc=0
+  shift
+  "$PY" -m pytest -q -p no:cacheprovider -n "$TEST_WORKERS" -m "${expr}not serial" "$@" || rc=$?
+  [ $rc = 5 ] && rc=0 # no test selected (the arguments name only serial ones)
+  "$PY" -m pytest -q -p no:cacheprovider -m "${expr}serial" "$@" || { r=$?; [ $r = 5 ] || rc=$r; }
+  return $rc
+}
+
 status=0
 echo ">> tests on SQLite"
-"$PY" -m pytest -q -p no:cacheprovider "$@" || status=1
+run_tests "" "$@" || status=1
 
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 PG_DIR="$(mktemp -d /tmp/forum-pg.XXXXXX)"
@@ -41,7 +54,7 @@ pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres forum_test
 # database: they run once, on SQLite. Everything else runs again on PostgreSQL.
 echo ">> tests on PostgreSQL (without the browser tests)"
 FORUM_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/forum_test" \
-  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" "$@" || status=1
+  run_tests "not browser" "$@" || status=1
 
 [ $status = 0 ] && echo ">> all passed on SQLite and PostgreSQL" || echo ">> FAILURES (see above)"
 exit $status

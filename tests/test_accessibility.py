@@ -8,7 +8,6 @@ window. Screenshots of every page go to ``screenshots/`` (ignored by git), named
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,12 @@ from forum.newsletter.models import ConsentRecord, Subscriber
 from registration import admission
 from registration.models import Application
 from registration.tokens import Purpose, make_token
-
-from .conftest import ROOT, application_data
+from tests.helpers import ROOT, application_data
+from tests.helpers.browser import DESKTOP, PASSWORD, SIZES, axe_violations, log_in, new_page
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-SIZES = {"phone": (390, 844), "desktop": (1280, 800), "narrow": (320, 640)}
-PASSWORD = "richtig-langes-passwort"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: run `npm ci` (the test command does)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -138,13 +122,7 @@ WIDE_ELEMENTS = """() => [...document.querySelectorAll('body *')]
 
 def _check(page, name: str, lang: str, size: str) -> list[str]:
     problems = []
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
-        " return r.violations.map(v => ({id: v.id, impact: v.impact,"
-        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
-    )
-    for v in result:
+    for v in axe_violations(page):
         problems.append(f"{lang}/{size}/{name}: axe {v['impact']} {v['id']} {v['nodes']}")
     widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     if widths[0] > widths[1]:
@@ -158,23 +136,16 @@ def _check(page, name: str, lang: str, size: str) -> list[str]:
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("lang", ["de", "en"])
-def test_every_page_passes_axe_and_fits(chromium, live_server, pages, lang, size):
-    width, height = SIZES[size]
+def test_every_page_passes_axe_and_fits(browser, axe, live_server, pages, lang, size):
     # axe is injected as a script, which the service's Content-Security-Policy forbids.
-    context = chromium.new_context(
-        viewport={"width": width, "height": height}, bypass_csp=True, locale="de-DE"
-    )
-    page = context.new_page()
+    page = new_page(browser, SIZES[size], bypass_csp=True)
     page.goto(f"{live_server.url}/?lang={lang}")  # the choice is kept for the session
     problems = []
     for name, path in pages.items():
         if name == "admin-home":
             page.goto(live_server.url + "/admin/login")
             problems += _check(page, "admin-login", lang, size)
-            page.locator("#email").fill("admin@forum.example.org")
-            page.locator("#password").fill(PASSWORD)
-            page.locator("form button[type=submit]").click()
-            page.wait_for_url(re.compile(r"/admin/$"))
+            log_in(page, live_server.url, "admin@forum.example.org")
         page.goto(live_server.url + path)
         assert page.locator("html").get_attribute("lang") == lang, name
         problems += _check(page, name, lang, size)
@@ -195,7 +166,7 @@ def test_every_page_passes_axe_and_fits(chromium, live_server, pages, lang, size
             page.locator("#apply-form button[type=submit]").click()
             page.wait_for_selector("[data-rule=state]")
             problems += _check(page, "apply-ineligible", lang, size)
-    context.close()
+    page.context.close()
     assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)
 
 
@@ -212,12 +183,11 @@ CONTRAST = """([a, b]) => {
   return (l1 + 0.05) / (l2 + 0.05); }"""
 
 
-def test_focus_ring_has_three_to_one_contrast(chromium, live_server, app, make_round):
+def test_focus_ring_has_three_to_one_contrast(browser, live_server, app, make_round):
     """WCAG 1.4.11: the focus outline against what surrounds it, on the page and in the
     green header, reached with the keyboard."""
     make_round(title="Staffel 2027")
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
+    page = new_page(browser, DESKTOP)
     page.goto(live_server.url + "/")
     seen = {}
     for _ in range(12):
@@ -232,16 +202,16 @@ def test_focus_ring_has_three_to_one_contrast(chromium, live_server, app, make_r
               bg: p ? bg : 'rgb(255, 255, 255)'}; }"""
         )
         seen.setdefault(info["where"], info)
-    context.close()
+    page.context.close()
     assert set(seen) == {"header", "page"}
     for info in seen.values():
         assert info["style"] == "solid" and info["width"] >= 2, info
-        ratio = page_contrast(chromium, info["outline"], info["bg"])
+        ratio = page_contrast(browser, info["outline"], info["bg"])
         assert ratio >= 3, (info, ratio)
 
 
-def page_contrast(chromium, a: str, b: str) -> float:
-    context = chromium.new_context()
+def page_contrast(browser, a: str, b: str) -> float:
+    context = browser.new_context()
     try:
         return context.new_page().evaluate(CONTRAST, [a, b])
     finally:

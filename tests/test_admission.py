@@ -294,7 +294,7 @@ def test_moving_waitlist_entries(make_round, make_application, write):
 def test_first_come_offers_on_confirmation_then_waitlists(client, make_round, smtp, work):
     import re
 
-    from .conftest import application_data
+    from tests.helpers import application_data
 
     rnd = make_round(seats=1, admission="first_come")
     for n in range(2):

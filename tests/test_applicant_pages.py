@@ -14,9 +14,8 @@ from forum.extensions import db
 from registration import admission
 from registration.models import Application
 from registration.tokens import Purpose, make_token
-
-from .conftest import application_data
-from .test_accessibility import ARGS, SIZES
+from tests.helpers import application_data
+from tests.helpers.browser import PHONE
 
 
 def offered(make_round, make_application, make_organizer, write, **round_kw):
@@ -114,22 +113,12 @@ def test_check_inbox_names_the_address_and_a_typo_is_fixed_without_retyping(
     )
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
 def test_on_a_phone_accept_is_large_and_decline_needs_a_second_step(
-    chromium, live_server, make_round, make_application, make_organizer, write
+    browser, live_server, make_round, make_application, make_organizer, write
 ):
     _rnd, application = offered(make_round, make_application, make_organizer, write)
-    width, height = SIZES["phone"]
-    context = chromium.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     page.goto(f"{live_server.url}/offers/{make_token(Purpose.OFFER, application.public_id)}")
     accept = page.get_by_role("button", name="Platz annehmen")

@@ -9,15 +9,8 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from forum.models import OutboxMessage
 from registration.models import Application, ApplicationEvent
-
-from .conftest import application_data
-
-LINK = re.compile(r"https://forum\.example\.org(/\S+)")
-
-
-def links(message) -> list[str]:
-    body = message.get_body(preferencelist=("plain",)).get_content()
-    return LINK.findall(body)
+from tests.helpers import application_data
+from tests.helpers.mail import links
 
 
 def test_apply_confirm_submitted(client, make_round, smtp, work):

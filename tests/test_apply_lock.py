@@ -14,8 +14,7 @@ from forum.db import begin_writes, reads_first
 from forum.extensions import db
 from forum.models import Forum
 from registration.models import Application
-
-from .conftest import application_data
+from tests.helpers import application_data
 
 
 @pytest.fixture

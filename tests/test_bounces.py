@@ -11,7 +11,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -23,12 +22,11 @@ from forum.extensions import db
 from forum.models import MailEvent, OutboxMessage, Suppression
 from forum.newsletter.models import ConsentRecord, Subscriber
 from forum.outbox import queue_mail
-
-from .conftest import ROOT, free_port
-from .test_newsletter import subscribe_and_confirm
-from .test_newsletter_dispatch import announce, recipients
-from .test_outbox import _context
-from .test_worker_cli import flask_env
+from tests.helpers import ROOT, free_port
+from tests.helpers.jobs import flask_env
+from tests.helpers.mail import mail_context
+from tests.helpers.newsletter import announce, recipients, subscribe_and_confirm
+from tests.helpers.processes import wait_ready
 
 BOUNCE = "bounces@example.org"
 VERP = re.compile(r"^bounces\+([od])(\d+)\.[0-9a-f]{24}@example\.org$")
@@ -97,7 +95,7 @@ def envelope_of(smtp, address: str) -> str:
 
 
 def test_every_mail_has_a_signed_verp_sender(verp_app, smtp, work, runner, make_round):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     row = db.session.scalar(select(OutboxMessage))
@@ -119,24 +117,18 @@ def test_every_mail_has_a_signed_verp_sender(verp_app, smtp, work, runner, make_
 
 
 def test_without_a_bounce_address_the_sender_is_the_from_address(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     assert smtp.sink.envelopes[0].mail_from == "noreply@kommunalforum.example"
 
 
-def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("bounces serve did not start:\n" + log.read_text(errors="replace")[-3000:])
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -153,7 +145,7 @@ def bounce_server(verp_app, tmp_path):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    _wait_listening(port, proc, log)
+    wait_ready(proc, lambda: _listening(port), log, "bounces serve")
 
     def send(to: str, data: bytes) -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as conn:
@@ -249,7 +241,7 @@ def test_import_of_an_mbox_with_a_dozen_real_world_formats_is_idempotent(
     expected = {}
     for n, sample in enumerate(samples):
         address = f"person{n}@gemeinde-{n}.de"
-        message = queue_mail(address, "application_submitted", "de", _context())
+        message = queue_mail(address, "application_submitted", "de", mail_context())
         db.session.commit()
         msg = message_from_bytes(sample.read_bytes(), policy=policy.compat32)
         del msg["To"]
@@ -307,9 +299,8 @@ def test_a_suppressed_applicants_mail_is_held_and_the_organizer_sees_why(
     verp_app, client, make_round, smtp, work, runner, tmp_path, login
 ):
     from registration.models import Application, ApplicationEvent
-
-    from .conftest import application_data
-    from .test_newsletter import link
+    from tests.helpers import application_data
+    from tests.helpers.mail import link
 
     rnd = make_round()
     address = "anna.mueller@gemeinde-beispiel.de"
@@ -360,7 +351,7 @@ def test_a_suppressed_applicants_mail_is_held_and_the_organizer_sees_why(
 def test_the_bounce_page_lists_filters_and_counts_per_announcement(
     verp_app, client, runner, make_round, smtp, work, login, make_organizer, tmp_path
 ):
-    from .test_newsletter_dispatch import add_subscribers
+    from tests.helpers.newsletter import add_subscribers
 
     confirmed = add_subscribers(6)
     rnd = make_round()
@@ -407,7 +398,7 @@ def test_bounces_and_suppression_are_exported_and_erased_with_the_person(
     import json
 
     address = "weg@gemeinde.de"
-    message = queue_mail(address, "application_submitted", "de", _context())
+    message = queue_mail(address, "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     path = tmp_path / "b.eml"

@@ -13,21 +13,11 @@ from forum.extensions import db
 from forum.models import Meeting
 from registration import admission
 from registration.models import Application, Attendance
-
-from .test_browser_review import ARGS, CHROMIUM
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "richtig-langes-passwort"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize(
@@ -68,10 +58,7 @@ def test_attendance_at_the_door(
 
     context = browser.new_context(viewport=viewport, locale="de-DE", has_touch=True)
     page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login?lang={lang}")
-    page.locator("#email").fill("orga@forum.example.org")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("form button[type=submit]").last.click()
+    log_in(page, live_server.url, lang=lang)
     page.goto(f"{live_server.url}/admin/rounds/{rnd.slug}/meetings/m1/attendance")
     row_a = page.locator(f"#person-{anna.id}")
     row_b = page.locator(f"#person-{bert.id}")

@@ -10,19 +10,9 @@ from sqlalchemy import select
 from forum.extensions import db
 from forum.models import MailEventKind, Suppression
 from forum.suppression import record_event
-
-from .test_browser_review import ARGS, CHROMIUM
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize(
@@ -47,10 +37,7 @@ def test_organizer_sees_the_bounce_and_lifts_it(
     )
     context = browser.new_context(locale="de-DE", viewport=viewport)
     page = context.new_page()
-    page.goto(live_server.url + "/admin/login")
-    page.get_by_label("E-Mail-Adresse").fill("orga@forum.example.org")
-    page.get_by_label("Passwort").fill("richtig-langes-passwort")
-    page.get_by_role("button", name="Anmelden").click()
+    log_in(page, live_server.url)
     page.get_by_role("link", name="Staffel 2027").click()
     badge = page.locator(f'[data-bounces="{application.id}"]')
     assert badge.inner_text() == "Adresse unzustellbar"

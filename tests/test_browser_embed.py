@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from werkzeug.serving import make_server
 
-from .conftest import free_port
-from .test_browser_review import browser  # noqa: F401  (the fixture)
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser
 

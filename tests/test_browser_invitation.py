@@ -12,8 +12,6 @@ from sqlalchemy import select
 from forum.extensions import db
 from registration.models import Application
 
-from .test_browser_review import browser  # noqa: F401  (the fixture)
-
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}

@@ -11,28 +11,9 @@ from sqlalchemy import select
 
 from forum.extensions import db
 from registration.models import Application
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_organizer_admits_and_applicant_accepts(
@@ -49,10 +30,7 @@ def test_organizer_admits_and_applicant_accepts(
 
     organizer = browser.new_context(locale="de-DE")
     page = organizer.new_page()
-    page.goto(live_server.url + "/admin/login")
-    page.get_by_label("E-Mail-Adresse").fill("orga@forum.example.org")
-    page.get_by_label("Passwort").fill("richtig-langes-passwort")
-    page.get_by_role("button", name="Anmelden").click()
+    log_in(page, live_server.url)
     page.get_by_role("link", name="Staffel 2027").click()
     assert page.locator("#seats-summary").inner_text().startswith("0 von 3 Plätzen belegt")
     page.get_by_role("link", name="Jürgen Öztürk").click()

@@ -11,22 +11,12 @@ from sqlalchemy import select
 
 from forum.extensions import db
 from forum.models import Meeting, Round
-
-from .test_browser_review import ARGS, CHROMIUM
-from .test_meeting_changes import FILE, load
+from tests.helpers.browser import log_in
+from tests.helpers.forum_files import MEETINGS_FILE, load
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "richtig-langes-passwort"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize(
@@ -49,7 +39,7 @@ def test_edit_round_in_the_browser(
     save,
     saved,
 ):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     forum_id = db.session.scalar(select(Round.forum_id))
     from forum.models import Forum
 
@@ -58,10 +48,7 @@ def test_edit_round_in_the_browser(
     )
     context = browser.new_context(viewport=viewport, locale="de-DE")
     page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login?lang={lang}")
-    page.locator("#email").fill("orga@forum.example.org")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("form button[type=submit]").last.click()
+    log_in(page, live_server.url, lang=lang)
     page.goto(f"{live_server.url}/admin/rounds/mkw-2027/edit")
 
     seats = page.get_by_label(re.compile(f"^{seats_label}( \\*)?$"))

@@ -15,9 +15,8 @@ from forum.extensions import db
 from forum.models import OutboxMessage
 from registration.models import Application
 from registration.tokens import Purpose, make_token
-
-from .conftest import application_data
-from .test_apply_flow import links
+from tests.helpers import application_data
+from tests.helpers.mail import links
 
 
 def apply(client, rnd, **overrides):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from forum.extensions import db
 from registration.models import Application
-from tests.conftest import application_data, free_port
+from tests.helpers import application_data, free_port
 
 
 def _count() -> int:
@@ -44,6 +44,7 @@ class Holder:
         self.conn.close()
 
 
+@pytest.mark.serial  # measures the lock wait
 def test_a_busy_database_is_a_quick_503_and_nothing_is_written(
     app, client, make_round, database_url
 ):
@@ -66,6 +67,7 @@ def test_a_busy_database_is_a_quick_503_and_nothing_is_written(
     assert _count() == 1
 
 
+@pytest.mark.serial  # measures time
 def test_a_busy_database_does_not_stall_reading_pages_on_sqlite(
     app, client, make_round, database_url
 ):
@@ -79,6 +81,7 @@ def test_a_busy_database_does_not_stall_reading_pages_on_sqlite(
         assert time.monotonic() - started < 2
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
 def test_a_database_that_is_down_is_a_503_and_healthz_names_it(make_app, app, tmp_path, kind):
     if kind == "postgresql":

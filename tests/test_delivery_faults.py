@@ -17,17 +17,21 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from forum.extensions import db
 from forum.models import OutboxMessage
 from forum.newsletter.models import Delivery
 from forum.outbox import queue_mail
+from tests.helpers import ROOT, wait_until
+from tests.helpers.jobs import flask_env
+from tests.helpers.mail import SMTPSink, mail_context
+from tests.helpers.newsletter import add_subscribers, announce
 
-from .conftest import ROOT, SMTPSink
-from .test_newsletter_dispatch import add_subscribers, announce
-from .test_outbox import _context
-from .test_worker_cli import flask_env
+# serial: kills and restarts workers and measures how long things take
+pytestmark = pytest.mark.serial
+
 
 SUBSCRIBERS = 400
 TRANSACTIONAL = 60
@@ -49,6 +53,7 @@ class FaultSink(SMTPSink):
         if self.refusing:
             self.refused += 1
             return "451 4.3.0 Greylisted, try again later"
+        # A little time per mail (the point: a job lasts long enough to be killed in the middle)
         await asyncio.sleep(0.004)
         answer = await super().handle_DATA(server, session, envelope)
         kind = "tx" if envelope.rcpt_tos[0].startswith("tx-") else "nl"
@@ -62,6 +67,10 @@ class FaultSink(SMTPSink):
             if event is not None and count >= limit:
                 event.set()
         return answer
+
+
+def _recipients(sink) -> set[str]:
+    return {e.rcpt_tos[0] for e in sink.envelopes}
 
 
 def _start(cmd: list[str], env: dict, log) -> subprocess.Popen:
@@ -100,7 +109,7 @@ def test_retries_kills_and_restarts_with_the_readme_workers(
     rnd = make_round()
     confirmed = add_subscribers(SUBSCRIBERS)
     for n in range(TRANSACTIONAL // 2):  # half before the workers start, half while they run
-        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", mail_context())
         db.session.commit()
     announce(runner, rnd)
 
@@ -108,13 +117,10 @@ def test_retries_kills_and_restarts_with_the_readme_workers(
     commands = (["rq", "worker", "mail", "default"], ["rq", "worker", "bulk"], ["rq", "cron"])
     procs = [_start(cmd, env, logs) for cmd in commands]
     try:
-        deadline = time.monotonic() + 60
-        while sink.refused < 20 and time.monotonic() < deadline:  # the outage is seen
-            time.sleep(0.05)
-        assert sink.refused >= 20
+        wait_until(lambda: sink.refused >= 20, 60, what="the outage seen by the workers")
         sink.refusing = False  # the server recovers
         for n in range(TRANSACTIONAL // 2, TRANSACTIONAL):
-            queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+            queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", mail_context())
             db.session.commit()
 
         # SIGKILL each worker with its work-horse in the middle of its job.
@@ -128,11 +134,14 @@ def test_retries_kills_and_restarts_with_the_readme_workers(
         procs[1] = _start(commands[1], env, logs)
 
         wanted = set(confirmed) | {f"tx-{n:03d}@gemeinde.de" for n in range(TRANSACTIONAL)}
-        deadline = time.monotonic() + 300  # the product's bound
-        while time.monotonic() < deadline:
-            if wanted <= {e.rcpt_tos[0] for e in sink.envelopes}:
-                break
-            time.sleep(0.2)
+        wait_until(  # within the product's bound
+            lambda: wanted <= _recipients(sink),
+            300,
+            interval=0.2,
+            what=lambda: (
+                f"missing: {sorted(wanted - {e.rcpt_tos[0] for e in sink.envelopes})[:10]}"
+            ),
+        )
         recovered = time.monotonic() - killed_at
         got = Counter(e.rcpt_tos[0] for e in sink.envelopes)
         assert set(got) == wanted, f"missing: {sorted(wanted - set(got))[:10]}"
@@ -169,7 +178,7 @@ def test_transactional_mail_goes_out_in_batches_not_one_process_per_mail(
     committed while no flush waits share one job and one SMTP connection."""
     count = 300
     for n in range(count):  # one transaction each, as from separate requests
-        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", mail_context())
         db.session.commit()
     env = flask_env(app, tmp_path)
     started = time.monotonic()
@@ -218,7 +227,7 @@ def test_killing_only_the_work_horse_mid_flush(app, smtp, tmp_path, capsys):
     env = flask_env(app, tmp_path)
     env.update(FORUM_MAINTENANCE_INTERVAL="1", FORUM_MAIL_CLAIM_SECONDS=str(CLAIM_SECONDS))
     for n in range(count):
-        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", _context())
+        queue_mail(f"tx-{n:03d}@gemeinde.de", "application_submitted", "de", mail_context())
         db.session.commit()
     logs = open(tmp_path / "workers.log", "ab")  # noqa: SIM115
     worker = _start(["rq", "worker", "mail", "default"], env, logs)
@@ -231,9 +240,14 @@ def test_killing_only_the_work_horse_mid_flush(app, smtp, tmp_path, capsys):
             os.kill(pid, signal.SIGKILL)
         killed_at, at_kill = time.monotonic(), len(sink.envelopes)
         wanted = {f"tx-{n:03d}@gemeinde.de" for n in range(count)}
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not wanted <= {e.rcpt_tos[0] for e in sink.envelopes}:
-            time.sleep(0.2)
+        wait_until(
+            lambda: wanted <= _recipients(sink),
+            300,
+            interval=0.2,
+            what=lambda: (
+                f"missing: {sorted(wanted - {e.rcpt_tos[0] for e in sink.envelopes})[:10]}"
+            ),
+        )
         recovered = time.monotonic() - killed_at
         assert worker.poll() is None  # the worker itself lived on
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_procfile_and_units_run_existing_commands(runner):

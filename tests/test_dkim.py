@@ -12,9 +12,8 @@ import pytest
 
 from forum.extensions import db
 from forum.outbox import queue_mail
-
-from .test_newsletter_dispatch import add_subscribers, announce
-from .test_outbox import _context
+from tests.helpers.mail import mail_context
+from tests.helpers.newsletter import add_subscribers, announce
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def test_every_mail_is_signed_and_verifies(app, runner, make_round, smtp, work, 
         asked.append(name)
         return record if name == b"forum2026._domainkey.forum.example.org." else None
 
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     add_subscribers(3)
     announce(runner, make_round())
@@ -65,7 +64,7 @@ def test_every_mail_is_signed_and_verifies(app, runner, make_round, smtp, work, 
 
 
 def test_without_a_key_nothing_is_signed(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     assert b"DKIM-Signature" not in smtp.sink.envelopes[0].original_content

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-import pytest
 import redis as redis_lib
 from rq import Worker
 from rq.cron import CronScheduler
 
-from .conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port, wait_until
 
 PRODUCTION = {
     "DEV_MAIL_INBOX": False,
@@ -49,14 +47,6 @@ def start(args, database_url, redis_url, tmp_path):
     )
 
 
-def wait_for(condition, what: str, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def stop(proc):
     proc.terminate()
     proc.wait(30)
@@ -71,8 +61,8 @@ def test_doctor_with_everything_up_then_workers_and_smtp_down(
     worker = start(["rq", "worker", "default", "mail", "bulk"], database_url, redis_url, tmp_path)
     cron = start(["rq", "cron"], database_url, redis_url, tmp_path)
     try:
-        wait_for(lambda: Worker.all(connection=connection), "the worker to register")
-        wait_for(lambda: CronScheduler.all(connection), "the scheduler to register")
+        wait_until(lambda: Worker.all(connection=connection), 30, what="the worker to register")
+        wait_until(lambda: CronScheduler.all(connection), 30, what="the scheduler to register")
         code, output = doctor(app)
         assert code == 0, output
         assert "Everything looks fine." in output and "FAIL" not in output

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from .conftest import application_data
+from tests.helpers import application_data
 
 REQUIRED_APPLY = (
     "state",

@@ -7,42 +7,7 @@ from sqlalchemy import func, select
 
 from forum.extensions import db
 from forum.models import Forum, Meeting, Round
-
-GOOD = """
-[forum]
-slug = "meine-kommune-weiterdenken"
-title = "Meine Kommune weiterdenken"
-summary = "Forum für Entscheidungsträger*innen aus Bayern und Baden-Württemberg"
-description = "Ein *Forum*."
-
-[[rounds]]
-slug = "mkw-2027"
-title = "Staffel 2027"
-seats = 24
-opens = 2026-12-01T00:00:00+01:00
-closes = 2027-01-31T23:59:00+01:00
-admission = "review"
-auto_promote = true
-offer_hours = 168
-confirm_hours = 48
-states = ["DE-BY", "DE-BW"]
-roles = ["lord_mayor", "mayor", "district_administrator", "deputy", "head_of_office"]
-body_types = ["city", "municipality", "district"]
-max_per_state = 14
-max_per_organisation = 2
-
-[[rounds.meetings]]
-title = "1. Arbeitstreffen"
-starts = 2027-03-10T10:00:00+01:00
-ends = 2027-03-11T16:00:00+01:00
-venue = "Nürnberg"
-"""
-
-
-def write(tmp_path, text, name="forum.toml"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+from tests.helpers.forum_files import FORUM_FILE, write_file
 
 
 def counts():
@@ -52,7 +17,7 @@ def counts():
 
 
 def test_load_creates_and_is_idempotent(runner, tmp_path):
-    path = write(tmp_path, GOOD)
+    path = write_file(tmp_path, FORUM_FILE)
     first = runner.invoke(args=["forum", "load", path])
     assert first.exit_code == 0, first.output
     assert "created: round mkw-2027" in first.output
@@ -68,7 +33,9 @@ def test_load_creates_and_is_idempotent(runner, tmp_path):
     assert "unchanged: round mkw-2027" in second.output
     assert counts() == (1, 1, 1)
 
-    changed = write(tmp_path, GOOD.replace('title = "Staffel 2027"', 'title = "Staffel 2027/28"'))
+    changed = write_file(
+        tmp_path, FORUM_FILE.replace('title = "Staffel 2027"', 'title = "Staffel 2027/28"')
+    )
     third = runner.invoke(args=["forum", "load", changed])
     assert "updated: round mkw-2027" in third.output
     db.session.expire_all()
@@ -119,10 +86,10 @@ def test_demo_file_loads(runner):
     ],
 )
 def test_bad_file_names_the_key_and_changes_nothing(runner, tmp_path, change, expected):
-    runner.invoke(args=["forum", "load", write(tmp_path, GOOD, "good.toml")])
+    runner.invoke(args=["forum", "load", write_file(tmp_path, FORUM_FILE, "good.toml")])
     before = counts()
-    bad = GOOD.replace(*change, 1)
-    assert bad != GOOD
+    bad = FORUM_FILE.replace(*change, 1)
+    assert bad != FORUM_FILE
     # A second round that would be created if the file were applied partly.
     bad = (
         bad.replace(
@@ -136,7 +103,7 @@ def test_bad_file_names_the_key_and_changes_nothing(runner, tmp_path, change, ex
         if "rundes" not in expected
         else bad
     )
-    result = runner.invoke(args=["forum", "load", write(tmp_path, bad, "bad.toml")])
+    result = runner.invoke(args=["forum", "load", write_file(tmp_path, bad, "bad.toml")])
     assert result.exit_code != 0
     assert expected in result.output, result.output
     assert "nothing was changed" in result.output
@@ -152,9 +119,9 @@ def test_missing_file(runner, tmp_path):
 
 
 def test_round_slug_of_another_forum_is_refused(runner, tmp_path):
-    runner.invoke(args=["forum", "load", write(tmp_path, GOOD, "a.toml")])
-    other = GOOD.replace('slug = "meine-kommune-weiterdenken"', 'slug = "anderes-forum"')
-    result = runner.invoke(args=["forum", "load", write(tmp_path, other, "b.toml")])
+    runner.invoke(args=["forum", "load", write_file(tmp_path, FORUM_FILE, "a.toml")])
+    other = FORUM_FILE.replace('slug = "meine-kommune-weiterdenken"', 'slug = "anderes-forum"')
+    result = runner.invoke(args=["forum", "load", write_file(tmp_path, other, "b.toml")])
     assert result.exit_code != 0
     assert "already belongs to another forum" in result.output
     db.session.expire_all()
@@ -162,12 +129,12 @@ def test_round_slug_of_another_forum_is_refused(runner, tmp_path):
 
 
 def test_forum_description_markdown_is_safe(client, runner, tmp_path):
-    text = GOOD.replace(
+    text = FORUM_FILE.replace(
         'description = "Ein *Forum*."',
         'description = "Ein *Forum*. <script>x()</script> [böse](javascript:alert(1)) '
         '[gut](https://example.org) ![pixel](https://tracker.example/p.gif)"',
     )
-    assert runner.invoke(args=["forum", "load", write(tmp_path, text)]).exit_code == 0
+    assert runner.invoke(args=["forum", "load", write_file(tmp_path, text)]).exit_code == 0
     html = client.get("/forums/meine-kommune-weiterdenken").get_data(as_text=True)
     assert "<em>Forum</em>" in html
     assert "<script>x()" not in html and "&lt;script&gt;" in html

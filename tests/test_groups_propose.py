@@ -81,6 +81,7 @@ def test_random_rounds_spread_states_within_one(seed):
     assert spread(groups, members, "body_type") <= 2
 
 
+@pytest.mark.serial  # measures time
 def test_large_round_is_quick():
     import time
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_german_by_default_even_for_english_browsers(client, make_round):

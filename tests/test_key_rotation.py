@@ -12,7 +12,8 @@ from forum.extensions import db
 from forum.newsletter.models import Subscriber
 from forum.newsletter.tokens import unsubscribe_url
 from registration.models import Application
-from tests.conftest import application_data, run_jobs
+from tests.helpers import application_data
+from tests.helpers.jobs import run_jobs
 
 LINK = re.compile(r"https://forum\.example\.org(/\S+)")
 OLD, NEW = "old-secret-key-2025", "new-secret-key-2026"

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from forum.extensions import db
 from registration import admission
 from registration.models import Application
-
-from .conftest import IsolatedClient, application_data
-from .test_newsletter_dispatch import announce
+from tests.helpers import application_data
+from tests.helpers.clients import IsolatedClient
+from tests.helpers.newsletter import announce
 
 LINK = re.compile(r"https://forum\.example\.org(/\S+)")
 

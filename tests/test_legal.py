@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .conftest import IsolatedClient
+from tests.helpers.clients import IsolatedClient
 
 SETTINGS = {
     "LEGAL_CONTROLLER_NAME": "Netzwerk Kommune e. V.",

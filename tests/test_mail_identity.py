@@ -7,9 +7,8 @@ import re
 
 from forum.extensions import db
 from forum.models import Forum
-
-from .conftest import application_data
-from .test_newsletter import html_of, link, text_of
+from tests.helpers import application_data
+from tests.helpers.mail import html_of, link, text_of
 
 
 def test_round_mails_answer_to_the_forum_and_name_it(client, make_round, smtp, work):
@@ -50,7 +49,7 @@ def _compose(client, rnd, **data) -> str:
 def test_bilingual_announcements_reach_each_subscriber_in_their_language(
     app, client, login, make_round, smtp, work
 ):
-    from .test_newsletter_dispatch import add_subscribers
+    from tests.helpers.newsletter import add_subscribers
 
     rnd = make_round(title="Staffel 2027")
     confirmed = add_subscribers(20)  # every tenth has English as their language

@@ -14,48 +14,8 @@ from sqlalchemy import delete, func, select
 
 from forum.extensions import db
 from forum.models import Forum, Meeting, OutboxMessage, Round
-from registration import admission
 from registration.models import Application
-
-FILE = """
-[forum]
-slug = "mkw"
-title = "Meine Kommune weiterdenken"
-summary = "Forum für Entscheidungsträger*innen"
-contact_email = "team@forum.example.org"
-
-[[rounds]]
-slug = "mkw-2027"
-title = "Staffel 2027"
-seats = 2
-opens = 2026-11-01T00:00:00+01:00
-closes = 2027-01-31T23:59:00+01:00
-states = ["DE-BY", "DE-BW"]
-roles = ["lord_mayor", "mayor", "deputy", "head_of_office"]
-body_types = ["city", "municipality", "district"]
-
-[[rounds.meetings]]
-title = "1. Arbeitstreffen"
-starts = 2027-03-10T10:00:00+01:00
-ends = 2027-03-11T16:00:00+01:00
-venue = "Nürnberg"
-address = "Rathausplatz 2"
-
-[[rounds.meetings]]
-title = "2. Arbeitstreffen"
-starts = 2027-05-05T10:00:00+02:00
-ends = 2027-05-06T16:00:00+02:00
-venue = "Ulm"
-"""
-
-
-def load(runner, tmp_path, text, name="forum.toml"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    result = runner.invoke(args=["forum", "load", str(path)])
-    db.session.commit()
-    db.session.expire_all()
-    return result
+from tests.helpers.forum_files import MEETINGS_FILE, load
 
 
 def the_round() -> Round:
@@ -74,33 +34,15 @@ def events(message) -> list:
     return str(cal["METHOD"]), [c for c in cal.walk("VEVENT")]
 
 
-@pytest.fixture
-def holders(runner, tmp_path, make_application, write):
-    """The file loaded; one accepted, one offered, one waitlisted, one submitted."""
-    assert load(runner, tmp_path, FILE).exit_code == 0
-    rnd = the_round()
-    accepted, offered, waitlisted, submitted = (
-        make_application(rnd, email=f"{n}@gemeinde.de", locale=loc)
-        for n, loc in (("accepted", "de"), ("offered", "en"), ("waitlisted", "de"), ("sub", "de"))
-    )
-    write(admission.decide, accepted, "admit")
-    write(admission.accept_offer, db.session.get(Application, accepted.id))
-    write(admission.decide, db.session.get(Application, offered.id), "admit")
-    write(admission.decide, db.session.get(Application, waitlisted.id), "admit")  # round full
-    statuses = [db.session.get(Application, a.id).status for a in (accepted, offered, waitlisted)]
-    assert statuses == ["accepted", "offered", "waitlisted"]
-    return {"accepted": accepted, "offered": offered, "waitlisted": waitlisted, "sub": submitted}
-
-
 def test_keys_default_by_position_and_uids_stay(runner, tmp_path):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     meetings = sorted(the_round().meetings, key=lambda m: m.position)
     assert [m.key for m in meetings] == ["m1", "m2"]
     uids = {m.key: m.uid for m in meetings}
     ids = {m.key: m.id for m in meetings}
 
     # A new title and a later start for m1: the same row, the same UID, a higher SEQUENCE.
-    moved = FILE.replace('title = "1. Arbeitstreffen"', 'title = "Auftakt"').replace(
+    moved = MEETINGS_FILE.replace('title = "1. Arbeitstreffen"', 'title = "Auftakt"').replace(
         "starts = 2027-03-10T10:00:00+01:00", "starts = 2027-03-10T13:00:00+01:00"
     )
     result = load(runner, tmp_path, moved)
@@ -113,7 +55,7 @@ def test_keys_default_by_position_and_uids_stay(runner, tmp_path):
 
 
 def test_explicit_keys_survive_reordering(runner, tmp_path):
-    keyed = FILE.replace(
+    keyed = MEETINGS_FILE.replace(
         'title = "1. Arbeitstreffen"', 'key = "auftakt"\ntitle = "1. Arbeitstreffen"'
     ).replace('title = "2. Arbeitstreffen"', 'key = "zweites"\ntitle = "2. Arbeitstreffen"')
     assert load(runner, tmp_path, keyed).exit_code == 0
@@ -142,7 +84,7 @@ def test_moved_and_cancelled_meetings_reach_seat_holders(
     uid = {str(e["SUMMARY"]): str(e["UID"]) for e in public.walk("VEVENT")}
     before = outbox_count()
 
-    changed = FILE.replace('venue = "Nürnberg"', 'venue = "Fürth"').replace(
+    changed = MEETINGS_FILE.replace('venue = "Nürnberg"', 'venue = "Fürth"').replace(
         "ends = 2027-03-11T16:00:00+01:00", "ends = 2027-03-11T17:30:00+01:00"
     )
     changed = changed.replace('venue = "Ulm"', 'venue = "Ulm"\ncancelled = true')
@@ -160,7 +102,10 @@ def test_moved_and_cancelled_meetings_reach_seat_holders(
         assert changed_mail["Reply-To"] == "team@forum.example.org"
         text = changed_mail.get_body(preferencelist=("plain",)).get_content()
         assert "Nürnberg" in text and "Fürth" in text  # old and new
-        assert ("16:00" in text and "17:30" in text) or ("4:00" in text and "5:30" in text), text
+        # in the reader's language: German 24-hour times, English 12-hour ones
+        old_end, new_end = ("16:00", "17:30") if who == "accepted" else ("4:00", "5:30")
+        assert old_end in text and new_end in text, text
+        assert (who == "accepted") == ("16:00" in text), text
         method, (event,) = events(changed_mail)
         assert method == "PUBLISH"
         assert str(event["UID"]) == uid["Staffel 2027: 1. Arbeitstreffen"]
@@ -190,7 +135,7 @@ def test_moved_and_cancelled_meetings_reach_seat_holders(
 
 def test_unchanged_file_sends_nothing(runner, tmp_path, holders):
     before = outbox_count()
-    result = load(runner, tmp_path, FILE)
+    result = load(runner, tmp_path, MEETINGS_FILE)
     assert result.exit_code == 0
     assert "unchanged: round mkw-2027" in result.output
     assert outbox_count() == before
@@ -199,7 +144,7 @@ def test_unchanged_file_sends_nothing(runner, tmp_path, holders):
 def test_dropped_meeting_is_cancelled_once_seats_are_held(runner, tmp_path, holders, smtp, work):
     work()
     smtp.sink.clear()
-    without_second = FILE.split('[[rounds.meetings]]\ntitle = "2.')[0]
+    without_second = MEETINGS_FILE.split('[[rounds.meetings]]\ntitle = "2.')[0]
     result = load(runner, tmp_path, without_second)
     assert result.exit_code == 0, result.output
     meetings = {m.key: m for m in the_round().meetings}
@@ -214,8 +159,8 @@ def test_dropped_meeting_is_cancelled_once_seats_are_held(runner, tmp_path, hold
 
 
 def test_dropped_meeting_is_deleted_while_nobody_holds_a_seat(runner, tmp_path):
-    assert load(runner, tmp_path, FILE).exit_code == 0
-    without_second = FILE.split('[[rounds.meetings]]\ntitle = "2.')[0]
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
+    without_second = MEETINGS_FILE.split('[[rounds.meetings]]\ntitle = "2.')[0]
     assert load(runner, tmp_path, without_second).exit_code == 0
     assert [m.key for m in the_round().meetings] == ["m1"]
     assert db.session.scalar(select(func.count()).select_from(Meeting)) == 1
@@ -225,7 +170,7 @@ def test_dropped_meeting_is_deleted_while_nobody_holds_a_seat(runner, tmp_path):
 def test_more_seats_go_to_the_waitlist_at_once(runner, tmp_path, holders, smtp, work):
     work()
     smtp.sink.clear()
-    result = load(runner, tmp_path, FILE.replace("seats = 2", "seats = 3"))
+    result = load(runner, tmp_path, MEETINGS_FILE.replace("seats = 2", "seats = 3"))
     assert result.exit_code == 0, result.output
     assert "1 seats offered to the waitlist" in result.output
     promoted = db.session.get(Application, holders["waitlisted"].id)
@@ -238,7 +183,7 @@ def test_more_seats_go_to_the_waitlist_at_once(runner, tmp_path, holders, smtp, 
 
 def test_fewer_seats_than_held_are_refused(runner, tmp_path, holders):
     before = outbox_count()
-    result = load(runner, tmp_path, FILE.replace("seats = 2", "seats = 1"))
+    result = load(runner, tmp_path, MEETINGS_FILE.replace("seats = 2", "seats = 1"))
     assert result.exit_code == 1
     assert "(mkw-2027).seats: 2 seats are held" in result.output
     assert "nothing was changed" in result.output
@@ -246,17 +191,19 @@ def test_fewer_seats_than_held_are_refused(runner, tmp_path, holders):
     assert outbox_count() == before
 
     # The same for the limits: two seats are held by DE-BY.
-    limited = FILE.replace("seats = 2", "seats = 2\nmax_per_state = 1")
+    limited = MEETINGS_FILE.replace("seats = 2", "seats = 2\nmax_per_state = 1")
     result = load(runner, tmp_path, limited)
     assert result.exit_code == 1
     assert "(mkw-2027).max_per_state: one state already holds 2 seats" in result.output
     assert the_round().max_per_state is None
-    result = load(runner, tmp_path, FILE.replace("seats = 2", "seats = 2\nmax_per_organisation=1"))
+    result = load(
+        runner, tmp_path, MEETINGS_FILE.replace("seats = 2", "seats = 2\nmax_per_organisation=1")
+    )
     assert result.exit_code == 0  # each organisation holds one seat
 
 
 def test_refusal_in_a_later_round_changes_nothing_before_it(runner, tmp_path, holders):
-    head, round_2027 = FILE.split("[[rounds]]")
+    head, round_2027 = MEETINGS_FILE.split("[[rounds]]")
     round_2026 = round_2027.replace('slug = "mkw-2027"', 'slug = "mkw-2026"')
     bad = (
         head.replace('title = "Meine Kommune weiterdenken"', 'title = "Neuer Titel"')
@@ -275,7 +222,11 @@ def test_refusal_in_a_later_round_changes_nothing_before_it(runner, tmp_path, ho
 @pytest.mark.parametrize("source", ["file", "demo"])
 def test_export_round_trips(runner, tmp_path, holders, source):
     if source == "file":
-        load(runner, tmp_path, FILE.replace('venue = "Ulm"', 'venue = "Ulm"\ncancelled = true'))
+        load(
+            runner,
+            tmp_path,
+            MEETINGS_FILE.replace('venue = "Ulm"', 'venue = "Ulm"\ncancelled = true'),
+        )
     else:
         db.session.execute(delete(Forum))
         db.session.commit()
@@ -299,7 +250,7 @@ def test_export_round_trips(runner, tmp_path, holders, source):
 
 
 def test_public_calendar(runner, tmp_path, client):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     response = client.get("/rounds/mkw-2027/meetings.ics")
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"
@@ -323,7 +274,7 @@ def test_public_calendar(runner, tmp_path, client):
     ],
 )
 def test_new_keys_are_checked(runner, tmp_path, change, expected):
-    result = load(runner, tmp_path, FILE.replace(*change))
+    result = load(runner, tmp_path, MEETINGS_FILE.replace(*change))
     assert result.exit_code == 1
     assert expected in result.output
     assert db.session.scalar(select(func.count()).select_from(Round)) == 0

@@ -11,23 +11,13 @@ from forum.db import utcnow
 from forum.extensions import db, rq
 from forum.newsletter import announcements as ann
 from forum.newsletter.models import Subscriber
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield b
-        b.close()
-
 
 def test_progress_bar_updates_while_the_dispatch_runs(
-    chromium, live_server, app, make_round, make_organizer, smtp, work
+    browser, live_server, app, make_round, make_organizer, smtp, work
 ):
     from playwright.sync_api import expect
     from rq import SimpleWorker
@@ -60,7 +50,7 @@ def test_progress_bar_updates_while_the_dispatch_runs(
         SimpleWorker([queue], connection=queue.connection).work(burst=True, max_jobs=1)
         db.session.remove()
 
-    context = chromium.new_context(locale="de-DE")
+    context = browser.new_context(locale="de-DE")
     page = context.new_page()
     problems = []  # script errors, CSP violations, failed requests (but the favicon)
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -69,10 +59,7 @@ def test_progress_bar_updates_while_the_dispatch_runs(
         "response",
         lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
-    page.goto(live_server.url + "/admin/login")
-    page.get_by_label("E-Mail-Adresse").fill("orga@forum.example.org")
-    page.get_by_label("Passwort").fill("richtig-langes-passwort")
-    page.get_by_role("button", name="Anmelden").click()
+    log_in(page, live_server.url)
     page.goto(f"{live_server.url}/admin/newsletter/announcements/{announcement.id}")
     expect(page.locator('[data-field="total"]')).to_have_text("12")
     expect(page.locator('[data-field="sent"]')).to_have_text("0")

@@ -15,9 +15,8 @@ from forum.codes import BODY_TYPES, MUNICIPAL_BODY_TYPES, MUNICIPAL_ROLES, ROLES
 from forum.extensions import db
 from forum.models import Round
 from registration.models import Application
-
-from .conftest import ROOT, application_data
-from .test_apply_flow import links
+from tests.helpers import ROOT, application_data
+from tests.helpers.mail import links
 
 OPEN_BODY_TYPES = ["association", "business", "science", "public_agency", "private"]
 OPEN_ROLES = ["executive", "employee", "volunteer", "citizen"]

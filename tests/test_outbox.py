@@ -14,8 +14,8 @@ from forum.maintenance import run_maintenance
 from forum.models import OutboxMessage
 from forum.outbox import deliver_message, queue_mail
 from registration.models import Application
-
-from .conftest import application_data, free_port
+from tests.helpers import application_data, free_port
+from tests.helpers.mail import mail_context
 
 
 @pytest.mark.parametrize("rate_limits", [False, True])
@@ -101,7 +101,7 @@ def test_temporary_smtp_refusal_is_retried_when_due_without_rq_scheduler(
 
 def test_mails_queued_together_share_one_job_and_one_connection(app, smtp, work):
     for n in range(30):
-        queue_mail(f"p{n}@gemeinde.de", "application_submitted", "de", _context())
+        queue_mail(f"p{n}@gemeinde.de", "application_submitted", "de", mail_context())
         db.session.commit()  # thirty transactions, as thirty requests would
     assert len(rq.get_queue("mail")) == 1  # one flush job waits for all of them
     work()
@@ -111,7 +111,7 @@ def test_mails_queued_together_share_one_job_and_one_connection(app, smtp, work)
 
 def test_permanent_refusal_marks_failed(app, smtp, work):
     smtp.sink.fail_with = "550 5.1.1 Unbekannte Adresse"
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     message = db.session.scalar(select(OutboxMessage))
@@ -120,24 +120,13 @@ def test_permanent_refusal_marks_failed(app, smtp, work):
 
 
 def test_job_run_twice_sends_once(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "en", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "en", mail_context())
     db.session.commit()
     message_id = db.session.scalar(select(OutboxMessage.id))
     work()
     assert deliver_message(message_id) == "skipped"
     assert len(smtp.messages) == 1
     assert smtp.messages[0]["Subject"] == "Application received: Runde X"
-
-
-def _context():
-    return {
-        "first_name": "Jürgen",
-        "last_name": "Weiß",
-        "round_title": "Runde X",
-        "status_url": "https://forum.example.org/status/abc",
-        "motivation": "Austausch",
-        "challenge": "Klimaschutz",
-    }
 
 
 @pytest.mark.parametrize("bad", ["Betreff\r\nBcc: opfer@example.org", "a\nb"])
@@ -162,7 +151,7 @@ def test_broken_template_fails_permanently_and_says_why(app, smtp, work):
 
 
 def test_transactional_mail_headers(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.commit()
     work()
     mail = smtp.messages[0]
@@ -172,11 +161,11 @@ def test_transactional_mail_headers(app, smtp, work):
 
 
 def test_rolled_back_savepoint_keeps_earlier_mail_enqueued(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.flush()
     try:
         with db.session.begin_nested():
-            queue_mail("y@gemeinde.de", "application_submitted", "de", _context())
+            queue_mail("y@gemeinde.de", "application_submitted", "de", mail_context())
             db.session.flush()
             raise RuntimeError("the savepoint fails")
     except RuntimeError:
@@ -187,7 +176,7 @@ def test_rolled_back_savepoint_keeps_earlier_mail_enqueued(app, smtp, work):
 
 
 def test_rolled_back_transaction_enqueues_nothing(app, smtp, work):
-    queue_mail("x@gemeinde.de", "application_submitted", "de", _context())
+    queue_mail("x@gemeinde.de", "application_submitted", "de", mail_context())
     db.session.flush()
     db.session.rollback()
     db.session.commit()
@@ -196,7 +185,7 @@ def test_rolled_back_transaction_enqueues_nothing(app, smtp, work):
 
 
 def test_anonymised_addresses_are_never_mailed(app, smtp, work):
-    assert queue_mail("deleted-7@invalid", "application_submitted", "de", _context()) is None
-    assert queue_mail("x@deleted.invalid", "application_submitted", "de", _context()) is None
+    assert queue_mail("deleted-7@invalid", "application_submitted", "de", mail_context()) is None
+    assert queue_mail("x@deleted.invalid", "application_submitted", "de", mail_context()) is None
     db.session.commit()
     assert db.session.scalar(select(OutboxMessage)) is None

@@ -4,10 +4,6 @@ the service under gunicorn with several worker processes and threads, on the tes
 
 from __future__ import annotations
 
-import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -15,51 +11,10 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from registration.models import Application
 from registration.tokens import Purpose, make_token
+from tests.helpers.parallel import CSRF, organizer_sessions, run_parallel, statuses
 
-pytestmark = pytest.mark.slow
-
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-PASSWORD = "richtig-langes-passwort"
-
-
-def organizer_sessions(server, make_organizer, forum, organizers: int, per_organizer: int):
-    """Log in ``organizers * per_organizer`` browser sessions (in parallel, as people would)."""
-    emails = [f"orga{n}@forum.example.org" for n in range(organizers)]
-    for email in emails:
-        make_organizer(email=email, password=PASSWORD, forums=[forum])
-
-    def log_in(email: str) -> tuple[requests.Session, str]:
-        s = requests.Session()
-        page = s.get(server.url + "/admin/login", timeout=30)
-        token = CSRF.search(page.text)[1]
-        response = s.post(
-            server.url + "/admin/login",
-            data={"email": email, "password": PASSWORD, "csrf_token": token},
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert response.status_code == 302, response.text[-500:]
-        home = s.get(server.url + "/admin/", timeout=30)
-        return s, CSRF.search(home.text)[1]  # the logout form's token: one per session
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(log_in, [e for e in emails for _ in range(per_organizer)]))
-
-
-def run_parallel(tasks, workers: int) -> list[int]:
-    """Run callables at once (a barrier lines up the first ``workers`` of them, the rest follow
-    as threads free up) and return their HTTP status codes."""
-    parties = min(workers, len(tasks))
-    barrier = threading.Barrier(parties)
-
-    def start(numbered):
-        index, task = numbered
-        if index < parties:
-            barrier.wait(timeout=30)
-        return task()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(start, enumerate(tasks)))
+# serial: dozens of sessions against gunicorn load the two cores; not beside other tests
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def admit_task(server, session_token, application_id: int, action: str = "admit"):
@@ -75,15 +30,6 @@ def admit_task(server, session_token, application_id: int, action: str = "admit"
         return response.status_code
 
     return task
-
-
-def statuses(rnd) -> dict[str, list[Application]]:
-    db.session.commit()
-    db.session.expire_all()
-    result: dict[str, list[Application]] = {}
-    for a in db.session.scalars(select(Application).where(Application.round_id == rnd.id)):
-        result.setdefault(a.status, []).append(a)
-    return result
 
 
 def positions(apps: list[Application]) -> list[int]:

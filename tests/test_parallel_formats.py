@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from registration import admission
 from registration.models import Application, GroupMember, Invitation, RoundGroup
+from tests.helpers import application_data
+from tests.helpers.parallel import organizer_sessions, run_parallel
 
-from .conftest import application_data
-from .test_parallel_admission import organizer_sessions, run_parallel
-
-pytestmark = pytest.mark.slow
+# serial: dozens of sessions against gunicorn load the two cores; not beside other tests
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

@@ -14,9 +14,10 @@ from forum.extensions import db
 from forum.models import Organizer, OutboxMessage
 from registration.models import Application, ApplicationEvent
 from registration.selection.models import ApplicationTag, Review, StagedDecision
-from tests.test_parallel_admission import organizer_sessions, run_parallel, statuses
+from tests.helpers.parallel import organizer_sessions, run_parallel, statuses
 
-pytestmark = pytest.mark.slow
+# serial: dozens of sessions against gunicorn load the two cores; not beside other tests
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 RELEASED = "Vorgemerkte Entscheidung freigegeben"
 

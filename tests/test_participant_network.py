@@ -9,19 +9,9 @@ from forum.extensions import db
 from registration import admission
 from registration.models import Application
 from registration.network import SHARE_CONTACT_VERSION
-from registration.tokens import Purpose, make_token
-
-from .conftest import application_data
-from .test_apply_flow import links
-
-
-def status_path(application) -> str:
-    return "/status/" + make_token(Purpose.STATUS, application.public_id)
-
-
-def accept(write, application) -> None:
-    write(admission.decide, db.session.get(Application, application.id), "admit")
-    write(admission.accept_offer, db.session.get(Application, application.id))
+from tests.helpers import application_data
+from tests.helpers.mail import links
+from tests.helpers.participants import accept, status_path
 
 
 def test_consent_stored_with_version_from_the_form(client, make_round, smtp, work):

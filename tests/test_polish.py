@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .test_newsletter_dispatch import add_subscribers, announce
+from tests.helpers.newsletter import add_subscribers, announce
 
 ONE_FORMAT_DE = re.compile(r"\b\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}\b")
 SECONDS = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")

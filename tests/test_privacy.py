@@ -18,8 +18,7 @@ from forum.newsletter import services as newsletter
 from forum.newsletter.models import ConsentRecord, Subscriber
 from registration import admission
 from registration.models import Application, ApplicationEvent
-
-from .conftest import application_data
+from tests.helpers import application_data
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

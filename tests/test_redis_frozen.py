@@ -3,19 +3,22 @@ of seconds, and the mail goes out once it thaws (the outbox sweep)."""
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
-import redis as redis_lib
 from sqlalchemy import func, select
 
 from forum.extensions import db
 from forum.models import OutboxMessage
-from tests.conftest import application_data, free_port, run_jobs
+from tests.helpers import application_data, free_port
+from tests.helpers.jobs import run_jobs
+from tests.helpers.processes import start_redis
+
+# serial: kills and restarts workers and measures how long things take
+pytestmark = pytest.mark.serial
+
 
 LIMIT_SECONDS = 2.5
 
@@ -24,17 +27,7 @@ LIMIT_SECONDS = 2.5
 def own_redis():
     """A redis-server of this test's own, so that freezing it disturbs no other test."""
     port = free_port()
-    proc = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis_lib.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis_lib.ConnectionError:
-            time.sleep(0.05)
+    proc = start_redis(port)
     yield proc, f"redis://127.0.0.1:{port}/0"
     proc.send_signal(signal.SIGCONT)
     proc.terminate()

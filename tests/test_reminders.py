@@ -20,8 +20,7 @@ from forum.maintenance import run_maintenance
 from forum.models import Meeting, OutboxMessage, Round
 from registration import admission
 from registration.models import Application, MeetingReminder
-
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 LINK = re.compile(r"https://forum\.example\.org(/status/\S+)")
 

@@ -10,12 +10,13 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 
 from forum.extensions import db
 from registration.models import Application
-from tests.conftest import application_data
+from tests.helpers import application_data
 
 
 def _count() -> int:
@@ -148,6 +149,7 @@ def _big_post(url: str, path: str, total: int) -> tuple[int, int, float]:
     return status, len(answer), elapsed
 
 
+@pytest.mark.serial  # measures time and memory under load
 def test_fifty_megabytes_to_gunicorn_are_refused_early(live_server, app, make_round):
     rnd = make_round()
     workers = _workers(live_server.proc.pid)

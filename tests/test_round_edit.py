@@ -13,8 +13,7 @@ from werkzeug.datastructures import MultiDict
 from forum.extensions import db
 from forum.models import AuditEntry, Forum, Meeting, OutboxMessage, Round
 from registration.models import Application
-
-from .test_meeting_changes import FILE, holders, load  # noqa: F401  (fixture)
+from tests.helpers.forum_files import MEETINGS_FILE, load
 
 
 class FormParser(HTMLParser):
@@ -86,7 +85,7 @@ def the_round(slug="mkw-2027") -> Round:
 
 
 def test_edit_page_shows_the_file_keys_in_berlin_time(runner, tmp_path, client, login):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     login()
     html = client.get("/admin/rounds/mkw-2027/edit").get_data(as_text=True)
     form = page_form(html)
@@ -178,7 +177,7 @@ def test_bad_values_are_shown_at_their_field(client, login, holders, change, fie
 
 
 def test_copy_as_next_round(runner, tmp_path, client, login):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     login()
     html = client.get("/admin/forums/mkw/rounds/new?copy=mkw-2027&weeks=52").get_data(as_text=True)
     form = page_form(html)
@@ -207,7 +206,7 @@ def test_copy_as_next_round(runner, tmp_path, client, login):
 
 
 def test_forums_by_admins_only(client, login, runner, tmp_path):
-    assert load(runner, tmp_path, FILE).exit_code == 0
+    assert load(runner, tmp_path, MEETINGS_FILE).exit_code == 0
     login(admin=True)
     response = client.post(
         "/admin/forums/new",

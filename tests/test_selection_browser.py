@@ -10,20 +10,11 @@ import pytest
 
 from forum.extensions import db
 from registration.models import Application
-from tests.test_browser_review import ARGS, CHROMIUM
+from tests.helpers.browser import log_in
 
 pytestmark = pytest.mark.browser
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 WIDE = """() => Array.from(document.querySelectorAll('body *'))
@@ -34,6 +25,9 @@ WIDE = """() => Array.from(document.querySelectorAll('body *'))
 
 def no_sideways_scroll(page) -> bool:
     """Nothing sticks out to the right (wide tables scroll inside their own box)."""
+    # After a click the next page may still be loading (without its stylesheet, the tables
+    # are wider than a phone): measure the page once it has loaded.
+    page.wait_for_load_state("load")
     wide = page.evaluate(WIDE)
     assert wide == [], wide
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -61,10 +55,7 @@ def test_review_propose_adjust_release(
     )
     context = browser.new_context(locale="de-DE", viewport=SIZES[size])
     page = context.new_page()
-    page.goto(live_server.url + "/admin/login")
-    page.get_by_label("E-Mail-Adresse").fill("orga@forum.example.org")
-    page.get_by_label("Passwort").fill("richtig-langes-passwort")
-    page.get_by_role("button", name="Anmelden").click()
+    log_in(page, live_server.url)
     page.get_by_role("link", name="Staffel 2027").click()
     page.get_by_role("link", name="Meine Bewertungen").click()
 

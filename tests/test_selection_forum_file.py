@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from forum.extensions import db
 from forum.models import Round
-from tests.test_forum_file import GOOD, write
+from tests.helpers.forum_files import FORUM_FILE, write_file
 
 
 def load(runner, tmp_path, text):
-    return runner.invoke(args=["forum", "load", write(tmp_path, text)])
+    return runner.invoke(args=["forum", "load", write_file(tmp_path, text)])
 
 
 def round_() -> Round:
@@ -22,11 +22,11 @@ def round_() -> Round:
 
 
 def with_keys(lines: str) -> str:
-    return GOOD.replace("max_per_organisation = 2\n", "max_per_organisation = 2\n" + lines)
+    return FORUM_FILE.replace("max_per_organisation = 2\n", "max_per_organisation = 2\n" + lines)
 
 
 def test_defaults_without_the_keys(runner, tmp_path):
-    result = load(runner, tmp_path, GOOD)
+    result = load(runner, tmp_path, FORUM_FILE)
     assert result.exit_code == 0, result.output
     rnd = round_()
     assert rnd.review_criteria == []
@@ -63,7 +63,7 @@ def test_keys_are_loaded_and_a_second_load_changes_nothing(runner, tmp_path):
     ],
 )
 def test_bad_values_name_the_key_and_change_nothing(runner, tmp_path, lines, expected):
-    assert load(runner, tmp_path, GOOD).exit_code == 0
+    assert load(runner, tmp_path, FORUM_FILE).exit_code == 0
     result = load(runner, tmp_path, with_keys(lines))
     assert result.exit_code == 1
     assert expected in result.output

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from forum.newsletter.models import Subscriber
 from registration.models import Application
-from tests.conftest import application_data
+from tests.helpers import application_data
 
 BAD = {
     "ESC": "\x1b",

@@ -4,7 +4,6 @@ catcher stored."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +12,8 @@ from sqlalchemy import select
 
 from forum.extensions import db, rq
 from forum.models import OutboxMessage
-
-from .conftest import ROOT, application_data
-
-
-def flask_env(app, tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORUM_")}
-    env.update(
-        FLASK_APP="app",
-        FORUM_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        FORUM_RQ_CONNECTION=app.config["RQ_CONNECTION"],
-        FORUM_MAIL_PORT=str(app.config["MAIL_PORT"]),
-        FORUM_SECRET_KEY=app.config["SECRET_KEY"],
-        FORUM_PUBLIC_BASE_URL=app.config["PUBLIC_BASE_URL"],
-        FORUM_INSTANCE_PATH=str(tmp_path / "worker-instance"),
-    )
-    return env
+from tests.helpers import ROOT, application_data
+from tests.helpers.jobs import flask_env
 
 
 def test_flask_rq_worker_delivers(app, client, make_round, smtp, tmp_path):
