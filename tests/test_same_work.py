@@ -19,8 +19,7 @@ from sqlalchemy import event, func, select
 from forum.extensions import db
 from forum.newsletter.models import Subscriber, SubscriberStatus
 from registration.models import Application, ApplicationEvent
-
-from .conftest import application_data
+from tests.helpers import application_data
 
 KNOWN = "bekannt@gemeinde-beispiel.de"
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from forum.config import Defaults
-from tests.conftest import application_data
+from tests.helpers import application_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [

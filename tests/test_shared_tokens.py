@@ -18,7 +18,8 @@ from forum.newsletter.models import ConsentRecord, Subscriber
 from forum.tokens import TokenInvalid, register_purposes, registered_salts, sign, unsign
 from registration.models import Application
 from registration.tokens import Purpose, read_token
-from tests.conftest import application_data, run_jobs
+from tests.helpers import application_data
+from tests.helpers.jobs import run_jobs
 
 
 def _old_scheme(app, salt: str, payload) -> str:

@@ -25,6 +25,7 @@ from forum.models import Forum, Round
 from registration import lifecycle
 from registration.models import Actor, Application, Status
 from registration.services import normalize_email, normalize_organisation
+from tests.helpers.database import empty_tables
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +54,6 @@ def unit_app(tmp_path_factory) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-def empty_tables() -> None:
-    db.session.rollback()
-    for table in reversed(db.metadata.sorted_tables):
-        db.session.execute(table.delete())
-    db.session.commit()
-    db.session.expunge_all()  # ids start again at 1: forget the objects of before
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ ACTIONS = {
     (S.OFFERED, ORG): {Action.REVOKE},
     (S.ACCEPTED, P): {Action.WITHDRAW},
     (S.ACCEPTED, ORG): {Action.REVOKE},
-    **{(s, who): set() for s in lifecycle.FINAL for who in (P, ORG)},
+    **{(s, who): set() for s in sorted(lifecycle.FINAL) for who in (P, ORG)},
 }
 
 

@@ -16,8 +16,7 @@ from forum.extensions import db
 from registration import admission, lifecycle, waitlist
 from registration.admission import DecisionOutcome
 from registration.models import Actor, Application, Status
-
-from .conftest import empty_tables
+from tests.helpers.database import empty_tables
 
 DO = DecisionOutcome
 
