@@ -1,5 +1,6 @@
 """What applicants do: apply, confirm their address, ask for a new link. Functions here change
-state, record history and queue mail; they never commit (the caller does)."""
+state, record history and queue mail and leave the commit to the caller, except the maintenance
+task :func:`expire_unconfirmed`, which commits."""
 
 from __future__ import annotations
 
