@@ -265,7 +265,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
         subprocess.run([str(BIN / "pip"), "install", "-q", "py-spy"], check=True)
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw"]
-        + ["--output", str(out), "--nonblocking"],
+        + ["--output", str(out), "--nonblocking", "--gil"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

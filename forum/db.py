@@ -7,12 +7,14 @@ We take over transaction control (``isolation_level=None``) and emit the ``BEGIN
 which takes SQLite's single write lock before the first read; plain ``BEGIN`` for GET pages.
 
 A write path that mostly reads and validates (the public application form) does not hold the
-write lock for all of that: its view is wrapped in :func:`reads_first`, it reads in a deferred
-transaction, and its service calls :func:`begin_writes` just before the first write, which ends
-the read transaction (nothing was written, loaded objects stay loaded) and begins
-``BEGIN IMMEDIATE``. Everything decided under the lock (is the address already applying?) is
-read again after ``begin_writes``. A flush with changes before ``begin_writes`` is a programming
-error and raises, so a forgotten call cannot turn into SQLite's "database is locked".
+write lock for all of that: its view is wrapped in :func:`reads_first`, its reads run without a
+transaction (each statement is its own read, as in SQLite's autocommit mode; such a view reads
+what it needs in one or two statements), and its service calls :func:`begin_writes` just before
+the first write, which begins the transaction on the same connection (``BEGIN IMMEDIATE``, or a
+deferred ``BEGIN`` whose first statement writes). Everything decided under the lock (is the
+address already applying?) is read again after ``begin_writes``. A flush with changes before
+``begin_writes`` is a programming error and raises, so a forgotten call cannot turn into
+SQLite's "database is locked".
 
 PostgreSQL: transactions are READ COMMITTED; write paths that check a capacity lock the row of
 the round with ``SELECT … FOR UPDATE`` (:func:`lock_row`), which serializes them per round.
@@ -128,13 +130,14 @@ def begin_writes(first_statement_writes: bool = False) -> None:
     _write_first.set(first_statement_writes)
     session = db.session()
     if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
-        return
-    keep = session.expire_on_commit
-    session.expire_on_commit = False  # what was read stays loaded; nothing was written
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
+        return  # the first statement begins the transaction (see ``_on_begin``)
+    # The reads ran without BEGIN on the session's connection: begin the transaction there
+    # (no commit and no second checkout from the pool; what was read stays loaded).
+    conn = session.connection()
+    if first_statement_writes:
+        conn.exec_driver_sql("BEGIN")
+    else:
+        _begin_immediate(conn, int(conn.connection.info["busy_timeout"]))
 
 
 @event.listens_for(Session, "before_flush")
@@ -191,7 +194,8 @@ def configure_engine(engine: Engine, config) -> None:
             if info.get("busy_timeout") != timeout:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
                 info["busy_timeout"] = timeout
-            conn.exec_driver_sql("BEGIN")
+            if not _reads_first.get():  # a reads_first view reads without a transaction
+                conn.exec_driver_sql("BEGIN")
         else:
             _begin_immediate(conn, timeout)
 
