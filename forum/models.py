@@ -161,7 +161,7 @@ def _round_facts_query() -> Select:
 
 def round_facts(slug: str) -> RoundFacts | None:
     """The round's :class:`RoundFacts`, or None if there is no round of that slug."""
-    row = db.session.execute(_round_facts_query(), {"slug": slug}).first()
+    row = db.session.connection().execute(_round_facts_query(), {"slug": slug}).first()
     return None if row is None else RoundFacts(*row)
 
 
