@@ -104,9 +104,8 @@ def submit_application(
         subscription = subscription_request(data["email"], name, locale, "application_form", rnd.id)
         if subscription is not None:
             mails.append(subscription)
-    # From here on under the write lock (SQLite): the rows, nothing else; the first statement
-    # is the insert, which takes the lock itself.
-    begin_writes(first_statement_writes=True)
+    # From here on under the write lock (SQLite): the rows, nothing else.
+    begin_writes()
     created = _insert_application(values, now, mail_rows(mails))
     return SubmitResult(
         ApplyOutcome.CREATED if created else ApplyOutcome.DUPLICATE, public_id=values["public_id"]
