@@ -265,7 +265,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
         subprocess.run([str(BIN / "pip"), "install", "-q", "py-spy"], check=True)
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw"]
-        + ["--output", str(out), "--nonblocking"],
+        + ["--output", str(out), "--nonblocking", "--gil"],  # CPU: samples holding the GIL
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -409,8 +409,26 @@ def count_applications(url: str) -> int:
     return int(count)
 
 
-def summarize_profile(path: Path, top: int = 12) -> None:
-    """Share of samples per frame of our own code and per library (inclusive)."""
+#: The parts of a POST the profile summary names: (label, the frame that stands for it).
+PARTS = (
+    ("the request in Flask (all below)", "Flask.wsgi_app (flask/app.py"),
+    ("the view", "apply (registration/views.py"),
+    ("building the form", "ApplicationForm.__init__ (registration/forms.py"),
+    ("the round's choices in the form", "ApplicationForm.for_round (registration/forms.py"),
+    ("validating the form", "FlaskForm.validate_on_submit (flask_wtf/form.py"),
+    ("reading the round", "round_facts (forum/models.py"),
+    ("storing (submit_application)", "submit_application (registration/services.py"),
+    ("  of it the inserts", "_insert_application (registration/services.py"),
+    ("commit", "scoped_session.commit (sqlalchemy/orm/scoping.py"),
+    ("CSRF check", "CSRFProtect.protect (flask_wtf/csrf.py"),
+    ("session read", "SecureCookieSessionInterface.open_session (flask/sessions.py"),
+    ("session written", "SecureCookieSessionInterface.save_session (flask/sessions.py"),
+)
+
+
+def summarize_profile(path: Path, top: int = 25) -> None:
+    """Share of the samples (taken while the worker held the GIL: its CPU in Python) per part
+    of a POST, then the heaviest frames outside the thread machinery (inclusive)."""
     if not path.exists():
         print("  (no profile written)")
         return
@@ -427,13 +445,20 @@ def summarize_profile(path: Path, top: int = 12) -> None:
             name = re.sub(r" \(.*?:\d+\)$", "", frame)
             file = re.search(r"\((.*?):\d+\)", frame)
             where = file.group(1) if file else ""
-            key = f"{name} ({Path(where).name})"
+            where = where.split("site-packages/")[-1].split(str(ROOT) + "/")[-1]
+            key = f"{name} ({where}"
             if key not in seen:
                 seen.add(key)
                 totals[key] = totals.get(key, 0) + n
-    print(f"  profile of one worker: {all_samples} samples; inclusive shares:")
-    for key, n in sorted(totals.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"    {100 * n / max(all_samples, 1):5.1f}%  {key}")
+    share = lambda n: f"{100 * n / max(all_samples, 1):5.1f}%"  # noqa: E731
+    print(f"  profile of one worker: {all_samples} samples holding the GIL; parts of a POST:")
+    for label, frame in PARTS:
+        print(f"    {share(totals.get(frame, 0))}  {label}")
+    print("  heaviest frames (inclusive):")
+    skip = ("threading.py", "concurrent/futures", "gunicorn/arbiter", "gunicorn/app")
+    frames = [kv for kv in totals.items() if not any(s in kv[0] for s in skip)]
+    for key, n in sorted(frames, key=lambda kv: -kv[1])[:top]:
+        print(f"    {share(n)}  {key})")
 
 
 if __name__ == "__main__":

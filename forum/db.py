@@ -7,12 +7,13 @@ We take over transaction control (``isolation_level=None``) and emit the ``BEGIN
 which takes SQLite's single write lock before the first read; plain ``BEGIN`` for GET pages.
 
 A write path that mostly reads and validates (the public application form) does not hold the
-write lock for all of that: its view is wrapped in :func:`reads_first`, it reads in a deferred
-transaction, and its service calls :func:`begin_writes` just before the first write, which ends
-the read transaction (nothing was written, loaded objects stay loaded) and begins
-``BEGIN IMMEDIATE``. Everything decided under the lock (is the address already applying?) is
-read again after ``begin_writes``. A flush with changes before ``begin_writes`` is a programming
-error and raises, so a forgotten call cannot turn into SQLite's "database is locked".
+write lock for all of that: its view is wrapped in :func:`reads_first`, its reads run without a
+transaction (each statement is its own read, as in SQLite's autocommit mode; such a view reads
+what it needs in one or two statements), and its service calls :func:`begin_writes` just before
+the first write, which begins the transaction on the same connection with ``BEGIN IMMEDIATE``.
+Everything decided under the lock (is the address already applying?) is read again after
+``begin_writes``. A flush with changes before ``begin_writes`` is a programming error and
+raises, so a forgotten call cannot turn into SQLite's "database is locked".
 
 PostgreSQL: transactions are READ COMMITTED; write paths that check a capacity lock the row of
 the round with ``SELECT … FOR UPDATE`` (:func:`lock_row`), which serializes them per round.
@@ -41,7 +42,6 @@ from .extensions import db
 
 _read_only = contextvars.ContextVar("forum_read_only_transaction", default=False)
 _reads_first = contextvars.ContextVar("forum_reads_first", default=False)
-_write_first = contextvars.ContextVar("forum_write_first", default=False)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -100,41 +100,35 @@ def reads_first(view: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         read_token = _read_only.set(True)
         first_token = _reads_first.set(True)
-        write_token = _write_first.set(False)
         try:
             return view(*args, **kwargs)
         finally:
-            _write_first.reset(write_token)
             _reads_first.reset(first_token)
             _read_only.reset(read_token)
 
     return wrapper
 
 
-def begin_writes(first_statement_writes: bool = False) -> None:
-    """In a :func:`reads_first` view: end the read transaction and take the write lock (on
-    SQLite; on PostgreSQL row locks do that job and the transaction simply goes on).
+def begin_writes() -> None:
+    """In a :func:`reads_first` view: take the write lock (on SQLite, ``BEGIN IMMEDIATE``
+    with the short polls of :func:`_begin_immediate`; on PostgreSQL row locks do that job and
+    the transaction simply goes on).
 
-    ``first_statement_writes``: the caller promises that its next statement writes (and
-    decides in itself what it must, e.g. ``INSERT … ON CONFLICT DO NOTHING``), so SQLite's
-    transaction begins deferred and that statement takes the write lock, waiting in SQLite's
-    busy handler: the lock is held from the first write to the commit, not from a separate
-    ``BEGIN IMMEDIATE`` on (each call into SQLite lets another thread of the process take the
-    GIL, and the lock is held meanwhile)."""
+    The lock is taken before the first write rather than by it (a deferred ``BEGIN``): the
+    write would wait in SQLite's own busy handler, whose sleeps grow to 100 ms, and under
+    load a few POSTs waited a second (``bench/apply.py``: p99 0.4–1.1 s, with the polls
+    0.13–0.17 s, at the same or a higher rate)."""
     if not _reads_first.get():
         return
     _reads_first.set(False)
     _read_only.set(False)
-    _write_first.set(first_statement_writes)
     session = db.session()
     if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
-        return
-    keep = session.expire_on_commit
-    session.expire_on_commit = False  # what was read stays loaded; nothing was written
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
+        return  # the first statement begins the transaction (see ``_on_begin``)
+    # The reads ran without BEGIN on the session's connection: begin the transaction there
+    # (no commit and no second checkout from the pool; what was read stays loaded).
+    conn = session.connection()
+    _begin_immediate(conn, int(conn.connection.info["busy_timeout"]))
 
 
 @event.listens_for(Session, "before_flush")
@@ -186,12 +180,13 @@ def configure_engine(engine: Engine, config) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         timeout = request_busy_ms if has_request_context() else busy_ms
-        if _read_only.get() or _write_first.get():
+        if _read_only.get():
             info = conn.connection.info  # the pooled connection's: set only when it changes
             if info.get("busy_timeout") != timeout:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
                 info["busy_timeout"] = timeout
-            conn.exec_driver_sql("BEGIN")
+            if not _reads_first.get():  # a reads_first view reads without a transaction
+                conn.exec_driver_sql("BEGIN")
         else:
             _begin_immediate(conn, timeout)
 

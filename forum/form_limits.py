@@ -11,7 +11,7 @@ import unicodedata
 from functools import cache
 
 from babel import support
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field
@@ -105,6 +105,14 @@ class BoundedForm(FlaskForm):
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             return _TRANSLATIONS
+
+        def build_csrf(self, form):
+            # The form's CSRF token (a signature) is made when a page shows it, not with the
+            # form: a POST answered with a redirect does not sign one it never sends.
+            csrf = super().build_csrf(form)
+            make = csrf.generate_csrf_token
+            csrf.generate_csrf_token = lambda field: LazyString(make, field)
+            return csrf
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)

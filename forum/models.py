@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import secrets
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     JSON,
@@ -13,9 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     select,
 )
@@ -51,7 +56,35 @@ class Forum(Model):
         return f"<Forum {self.slug}>"
 
 
-class Round(Model):
+class _Window(Protocol):
+    @property
+    def opens(self) -> datetime: ...
+
+    @property
+    def closes(self) -> datetime: ...
+
+
+class ApplicationWindow:
+    """When a round takes applications: the one rule for the ORM round and for the snapshot
+    the application form's POST reads (:class:`RoundFacts`)."""
+
+    def is_open(self: _Window, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.opens <= now <= self.closes
+
+    def is_upcoming(self: _Window, now: datetime | None = None) -> bool:
+        return (now or utcnow()) < self.opens
+
+    def phase(self: _Window, now: datetime | None = None) -> str:
+        now = now or utcnow()
+        if now < self.opens:
+            return "upcoming"
+        if now > self.closes:
+            return "closed"
+        return "open"
+
+
+class Round(ApplicationWindow, Model):
     __tablename__ = "round"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,23 +128,41 @@ class Round(Model):
         back_populates="round", order_by="Meeting.starts", cascade="all, delete-orphan"
     )
 
-    def is_open(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.opens <= now <= self.closes
-
-    def is_upcoming(self, now: datetime | None = None) -> bool:
-        return (now or utcnow()) < self.opens
-
-    def phase(self, now: datetime | None = None) -> str:
-        now = now or utcnow()
-        if now < self.opens:
-            return "upcoming"
-        if now > self.closes:
-            return "closed"
-        return "open"
-
     def __repr__(self) -> str:
         return f"<Round {self.slug}>"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundFacts(ApplicationWindow):
+    """What the application form's POST reads of its round, as one plain row: no ORM object
+    (building one, with its loader options, costs more than the query). A page that renders
+    loads the :class:`Round`."""
+
+    id: int
+    forum_id: int
+    slug: str
+    title: str
+    opens: datetime
+    closes: datetime
+    confirm_hours: int
+    states: list[str]
+    roles: list[str]
+    body_types: list[str]
+    invitation_only: bool
+
+
+@cache
+def _round_facts_query() -> Select:
+    columns = cast(Table, Round.__table__).c
+    return select(*(columns[f.name] for f in fields(RoundFacts))).where(
+        columns.slug == bindparam("slug")
+    )
+
+
+def round_facts(slug: str) -> RoundFacts | None:
+    """The round's :class:`RoundFacts`, or None if there is no round of that slug."""
+    row = db.session.connection().execute(_round_facts_query(), {"slug": slug}).first()
+    return None if row is None else RoundFacts(*row)
 
 
 def _meeting_uid() -> str:

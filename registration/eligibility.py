@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from forum.codes import BODY_TYPES, ROLES, STATES, is_open_format, label
-from forum.models import Round
+from forum.models import Round, RoundFacts
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ def _allowed(table: dict, codes: list[str]) -> str:
     return ", ".join(label(table, c) for c in codes)
 
 
-def check(rnd: Round, state: str, role: str, body_type: str) -> list[Failure]:
+def check(rnd: Round | RoundFacts, state: str, role: str, body_type: str) -> list[Failure]:
     failures: list[Failure] = []
     if rnd.states and state not in rnd.states:
         if is_open_format(rnd):

@@ -31,7 +31,7 @@ from forum.codes import BODY_TYPES, ROLES, STATES
 from forum.db import execute_dml, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import InvalidAddress, normalize_email, valid_address
-from forum.models import Round
+from forum.models import Round, RoundFacts
 from forum.privacy import finished_before
 
 from . import admission, eligibility, notifications
@@ -68,7 +68,7 @@ def invitation_for_token(token: str) -> Invitation | None:
     return db.session.scalar(select(Invitation).where(Invitation.public_id == payload["a"]))
 
 
-def find_invitation(rnd: Round, email: str) -> Invitation | None:
+def find_invitation(rnd: Round | RoundFacts, email: str) -> Invitation | None:
     return db.session.scalar(
         select(Invitation).where(
             Invitation.round_id == rnd.id,

@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam, func, insert, select
+from sqlalchemy import Executable, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -18,7 +18,7 @@ from forum import suppression
 from forum.db import begin_writes, lock_row, utcnow
 from forum.extensions import db
 from forum.mail import normalize_email
-from forum.models import OutboxMessage, Round
+from forum.models import OutboxMessage, Round, RoundFacts
 from forum.newsletter.services import subscription_request
 from forum.outbox import MAIL_COLUMNS, mail_rows, note_queued
 from forum.privacy import PRIVACY_VERSION
@@ -69,7 +69,7 @@ def find_live(rnd: Round, email: str) -> Application | None:
 
 
 def submit_application(
-    rnd: Round, data: dict, locale: str, now: datetime | None = None
+    rnd: Round | RoundFacts, data: dict, locale: str, now: datetime | None = None
 ) -> SubmitResult:
     """Store a new application (``pending_email``) and queue what decides its mail.
 
@@ -104,9 +104,8 @@ def submit_application(
         subscription = subscription_request(data["email"], name, locale, "application_form", rnd.id)
         if subscription is not None:
             mails.append(subscription)
-    # From here on under the write lock (SQLite): the rows, nothing else; the first statement
-    # is the insert, which takes the lock itself.
-    begin_writes(first_statement_writes=True)
+    # From here on under the write lock (SQLite): the rows, nothing else.
+    begin_writes()
     created = _insert_application(values, now, mail_rows(mails))
     return SubmitResult(
         ApplyOutcome.CREATED if created else ApplyOutcome.DUPLICATE, public_id=values["public_id"]
@@ -158,6 +157,11 @@ def _sqlite_statements() -> tuple[Executable, Executable]:
 
 
 @cache
+def _insert_outbox() -> Executable:
+    return insert(_outbox)
+
+
+@cache
 def _postgres_statement(columns: tuple[str, ...], mails: int) -> Executable:
     """PostgreSQL: the application, its first history row and the outbox rows in one
     statement (one round trip; data-modifying CTEs), built once per shape."""
@@ -199,12 +203,14 @@ def _insert_application(values: dict, now: datetime, mails: list[dict]) -> bool:
         stored = db.session.execute(statement, params).scalar_one()
         note_queued(len(mails))
         return stored == 1
+    # On the session's connection: Core statements need none of the session's ORM steps.
+    conn = db.session.connection()
     application, first_event = _sqlite_statements()
-    result = cast(CursorResult, db.session.execute(application, values))
-    db.session.execute(first_event, {"b_public_id": values["public_id"], **event})
-    if mails:
-        db.session.execute(insert(_outbox), mails)
-        note_queued(len(mails))
+    result = conn.execute(application, values)
+    conn.execute(first_event, {"b_public_id": values["public_id"], **event})
+    for row in mails:  # one row, two with the newsletter's (an executemany costs more)
+        conn.execute(_insert_outbox(), row)
+    note_queued(len(mails))
     return result.rowcount == 1
 
 
@@ -225,7 +231,7 @@ def application_intake(recipient: str, locale: str, context: dict) -> None:
         notifications.notify_already_applied(existing, locale)
 
 
-def application_values(rnd: Round, data: dict, locale: str, now: datetime) -> dict:
+def application_values(rnd: Round | RoundFacts, data: dict, locale: str, now: datetime) -> dict:
     """The columns of a new application from the form's data (status ``pending_email``)."""
     values = {name: (data.get(name) or "") for name in APPLICATION_FIELDS}
     return {

@@ -16,13 +16,13 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload
 
 from forum.codes import is_open_format, who_may_apply
 from forum.db import reads_first, utcnow
 from forum.extensions import db, limiter
 from forum.form_limits import max_length
-from forum.models import Round
+from forum.models import Round, RoundFacts, round_facts
 
 from . import admission, lifecycle
 from .access import by_token
@@ -55,29 +55,12 @@ from .tokens import Purpose, make_token
 bp = Blueprint("registration", __name__)
 
 
-#: What a POST of the form reads of its round; a page that renders loads the rest.
-_POST_COLUMNS = (
-    Round.forum_id,
-    Round.slug,
-    Round.title,
-    Round.opens,
-    Round.closes,
-    Round.confirm_hours,
-    Round.states,
-    Round.roles,
-    Round.body_types,
-    Round.invitation_only,
-)
-
-
-def _round_or_404(slug: str, *, with_meetings: bool = False, for_post: bool = False) -> Round:
+def _round_or_404(slug: str, *, with_meetings: bool = False) -> Round:
     stmt = select(Round).where(Round.slug == slug)
     if with_meetings:
         # The form page and the confirmation mail show the forum and the meetings: loaded
         # with the round in one query (a round has a few meetings), not lazily one by one.
         stmt = stmt.options(joinedload(Round.forum), joinedload(Round.meetings))
-    elif for_post:
-        stmt = stmt.options(load_only(*_POST_COLUMNS))
     rnd = db.session.execute(stmt).unique().scalar_one_or_none()
     if rnd is None:
         abort(404)
@@ -93,9 +76,14 @@ def _apply_limit() -> str:
 @reads_first  # validated and checked before SQLite's write lock is taken
 def apply(slug: str):
     # A page shows the forum and the meetings; a stored application is answered with a
-    # redirect alone (its mail is built by the flush job), so a POST loads only what it reads.
+    # redirect alone (its mail is built by the flush job), so a POST reads only the round's
+    # facts and loads the round if it shows a page after all.
     get = request.method == "GET"
-    rnd = _round_or_404(slug, with_meetings=get, for_post=not get)
+    rnd: Round | RoundFacts | None = (
+        _round_or_404(slug, with_meetings=True) if get else round_facts(slug)
+    )
+    if rnd is None:
+        abort(404)
     form = ApplicationForm().for_round(rnd)
     if request.method == "GET":
         for name in PREFILL_FIELDS:
@@ -105,6 +93,7 @@ def apply(slug: str):
                 field.data = value[: max_length(field) or 254]
         if request.args.get("correct"):
             # "Wrong address?" from the check-inbox page: the form again, as it was sent.
+            assert isinstance(rnd, Round)
             for name, value in pending_form_data(rnd, _applied(rnd).get("id")).items():
                 getattr(form, name).data = value
     form.offer_only(rnd)
@@ -112,12 +101,13 @@ def apply(slug: str):
 
     def context() -> dict:
         # Built only for a page: a stored application is answered with a redirect alone.
+        shown = rnd if isinstance(rnd, Round) else _round_or_404(slug, with_meetings=True)
         return {
-            "round": rnd,
+            "round": shown,
             "form": form,
             "phase": phase,
-            "who": who_may_apply(rnd),
-            "open_format": is_open_format(rnd),
+            "who": who_may_apply(shown),
+            "open_format": is_open_format(shown),
         }
 
     def page(status: int):
@@ -236,7 +226,7 @@ def invitation_decline(invitation: Invitation, token: str):
     return render_template("registration/invitation_declined.html", invitation=invitation)
 
 
-def _applied(rnd: Round) -> dict:
+def _applied(rnd: Round | RoundFacts) -> dict:
     applied = session.get("applied")
     return applied if isinstance(applied, dict) and applied.get("round") == rnd.slug else {}
 
