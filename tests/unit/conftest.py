@@ -11,8 +11,10 @@ commit is replaced by a stub), and nothing delivers them. Run alone:
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -25,7 +27,20 @@ from forum.models import Forum, Round
 from registration import lifecycle
 from registration.models import Actor, Application, Status
 from registration.services import normalize_email, normalize_organisation
+from tests.helpers import ROOT
 from tests.helpers.database import empty_tables
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run alone, the tier is configured by tests/unit/pytest.ini; it takes the warnings filters
+    and markers of the root pyproject.toml, so a warning fails here as in the full suite."""
+    if config.inipath != Path(__file__).with_name("pytest.ini"):
+        return  # the full suite: pyproject.toml is the configuration
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        options = tomllib.load(f)["tool"]["pytest"]["ini_options"]
+    for key in ("filterwarnings", "markers"):
+        for line in options[key]:
+            config.addinivalue_line(key, line)
 
 
 @pytest.fixture(scope="session")
