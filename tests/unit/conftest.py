@@ -24,10 +24,8 @@ from forum import outbox
 from forum.db import utcnow
 from forum.extensions import db
 from forum.models import Forum, Round
-from registration import lifecycle
-from registration.models import Actor, Application, Status
-from registration.services import normalize_email, normalize_organisation
 from tests.helpers import ROOT
+from tests.helpers.applications import application_factory
 from tests.helpers.database import empty_tables
 
 
@@ -126,42 +124,9 @@ def make_round(app):
 @pytest.fixture
 def make_application(app):
     """A confirmed application (``submitted``) made through the lifecycle:
-    ``make_application(rnd, state="DE-BW", organisation="Stadt A")``."""
-    counter = {"n": 0}
-
-    def factory(rnd: Round, **overrides) -> Application:
-        counter["n"] += 1
-        n = counter["n"]
-        data = {
-            "first_name": f"Vorname{n}",
-            "last_name": f"Nachname{n}",
-            "email": f"person{n}@gemeinde-{n}.de",
-            "organisation": f"Gemeinde {n}",
-            "body_type": "municipality",
-            "state": "DE-BY",
-            "role": "mayor",
-        }
-        data.update(overrides)
-        now = utcnow()
-        application = Application(
-            round_id=rnd.id,
-            email_normalized=normalize_email(data["email"]),
-            organisation_normalized=normalize_organisation(data["organisation"]),
-            motivation="Motivation",
-            challenge="Herausforderung",
-            commitment=True,
-            privacy_consent_at=now,
-            privacy_version="test",
-            confirm_deadline=now + timedelta(hours=48),
-            **data,
-        )
-        db.session.add(application)
-        lifecycle.start(application)
-        lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "bestätigt")
-        db.session.commit()
-        return application
-
-    return factory
+    ``make_application(rnd, state="DE-BW", organisation="Stadt A")``
+    (``tests/helpers/applications.py``, as in the full suite)."""
+    return application_factory()
 
 
 @pytest.fixture
