@@ -157,6 +157,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_error_pages(app)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+        # alembic, imported only where it is needed (forum/extensions.py: DeferredMigrate),
+        # announces each of its plugins at INFO: imported at start-up, before this, that had
+        # gone nowhere.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return app
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import request, session
+import click
+from flask import Flask, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_rq import RQ
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
-migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 rq = RQ()
@@ -40,6 +39,63 @@ login.login_message = _l("Bitte melden Sie sich an.")
 login.login_message_category = "info"
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+
+
+class DeferredMigrate:
+    """Flask-Migrate, bound to an app on first use.
+
+    Importing Flask-Migrate imports alembic: about a third of a second at every start of the
+    service, a worker, a command and a test run, though only the ``db`` commands,
+    ``migrations/env.py``, ``flask_migrate.upgrade()`` and ``flask doctor`` need it. Until one
+    of them runs, ``app.extensions["migrate"]`` and the ``db`` command group are stand-ins that
+    bind it (``Migrate(app, db, **options)``) when touched."""
+
+    def init_app(self, app: Flask, db: SQLAlchemy, **options: Any) -> None:
+        pending = _PendingMigrate(app, db, options)
+        app.extensions["migrate"] = pending
+        app.cli.add_command(_DeferredDbGroup(pending))
+
+
+class _PendingMigrate:
+    def __init__(self, app: Flask, db: SQLAlchemy, options: dict[str, Any]) -> None:
+        self._app, self._db, self._options = app, db, options
+
+    def bind(self) -> Any:
+        """Flask-Migrate's configuration of the app (bound now unless it was before)."""
+        if self._app.extensions["migrate"] is self:
+            from flask_migrate import Migrate
+
+            # sets app.extensions["migrate"] and replaces the ``db`` group with its own
+            Migrate(self._app, self._db, **self._options)
+        return self._app.extensions["migrate"]
+
+    def __getattr__(self, name: str) -> Any:  # only for names the stand-in lacks (db, migrate…)
+        if name.startswith("_"):  # not Flask-Migrate's (and no recursion before __init__)
+            raise AttributeError(name)
+        return getattr(self.bind(), name)
+
+
+class _DeferredDbGroup(click.Group):
+    """``flask db``: listed with its help without importing anything; Flask-Migrate's own
+    group (options, subcommands, help) as soon as it is called."""
+
+    def __init__(self, pending: _PendingMigrate) -> None:
+        super().__init__("db", help="Perform database migrations.")
+        self._pending = pending
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        self._pending.bind()
+        group = self._pending._app.cli.commands["db"]
+        return group.make_context(info_name, args, parent=parent, **extra)
+
+
+migrate = DeferredMigrate()
 
 LANGUAGES = ("de", "en")
 

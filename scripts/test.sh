@@ -28,7 +28,9 @@ TEST_WORKERS="${TEST_WORKERS:-2}"
 run_tests() {
   local expr="${1:+($1) and }" rc=0
   shift
-  "$PY" -m pytest -q -p no:cacheprovider -n "$TEST_WORKERS" -m "${expr}not serial" "$@" || rc=$?
+  # -p xdist: named, because tests/unit/pytest.ini (the fast tier run alone) loads no plugin
+  # by itself; with pyproject.toml it is loaded anyway and naming it changes nothing.
+  "$PY" -m pytest -q -p no:cacheprovider -p xdist -n "$TEST_WORKERS" -m "${expr}not serial" "$@" || rc=$?
   [ $rc = 5 ] && rc=0 # no test selected (the arguments name only serial ones)
   "$PY" -m pytest -q -p no:cacheprovider -m "${expr}serial" "$@" || { r=$?; [ $r = 5 ] || rc=$r; }
   return $rc

@@ -11,8 +11,10 @@ commit is replaced by a stub), and nothing delivers them. Run alone:
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -22,10 +24,21 @@ from forum import outbox
 from forum.db import utcnow
 from forum.extensions import db
 from forum.models import Forum, Round
-from registration import lifecycle
-from registration.models import Actor, Application, Status
-from registration.services import normalize_email, normalize_organisation
+from tests.helpers import ROOT
+from tests.helpers.applications import application_factory
 from tests.helpers.database import empty_tables
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run alone, the tier is configured by tests/unit/pytest.ini; it takes the warnings filters
+    and markers of the root pyproject.toml, so a warning fails here as in the full suite."""
+    if config.inipath != Path(__file__).with_name("pytest.ini"):
+        return  # the full suite: pyproject.toml is the configuration
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        options = tomllib.load(f)["tool"]["pytest"]["ini_options"]
+    for key in ("filterwarnings", "markers"):
+        for line in options[key]:
+            config.addinivalue_line(key, line)
 
 
 @pytest.fixture(scope="session")
@@ -111,42 +124,9 @@ def make_round(app):
 @pytest.fixture
 def make_application(app):
     """A confirmed application (``submitted``) made through the lifecycle:
-    ``make_application(rnd, state="DE-BW", organisation="Stadt A")``."""
-    counter = {"n": 0}
-
-    def factory(rnd: Round, **overrides) -> Application:
-        counter["n"] += 1
-        n = counter["n"]
-        data = {
-            "first_name": f"Vorname{n}",
-            "last_name": f"Nachname{n}",
-            "email": f"person{n}@gemeinde-{n}.de",
-            "organisation": f"Gemeinde {n}",
-            "body_type": "municipality",
-            "state": "DE-BY",
-            "role": "mayor",
-        }
-        data.update(overrides)
-        now = utcnow()
-        application = Application(
-            round_id=rnd.id,
-            email_normalized=normalize_email(data["email"]),
-            organisation_normalized=normalize_organisation(data["organisation"]),
-            motivation="Motivation",
-            challenge="Herausforderung",
-            commitment=True,
-            privacy_consent_at=now,
-            privacy_version="test",
-            confirm_deadline=now + timedelta(hours=48),
-            **data,
-        )
-        db.session.add(application)
-        lifecycle.start(application)
-        lifecycle.transition(application, Status.SUBMITTED, Actor.APPLICANT, "bestätigt")
-        db.session.commit()
-        return application
-
-    return factory
+    ``make_application(rnd, state="DE-BW", organisation="Stadt A")``
+    (``tests/helpers/applications.py``, as in the full suite)."""
+    return application_factory()
 
 
 @pytest.fixture
