@@ -3,10 +3,14 @@
 :data:`TABLE` is the only source of the rules: which status may follow which, who may make the
 change (applicant, organizer, system), and which fields the change sets and clears. Everything
 else asks it: :func:`can` (may this actor move this application there?), :func:`allowed_actions`
-(which buttons a page shows), :data:`LIVE` and :data:`HOLDING` (derived from or defined next to
-the table). Every status change goes through :func:`transition`, which refuses what the table
-does not allow for that actor and writes a history row (time, actor, from, to, reason).
-Nothing else assigns ``Application.status``.
+(which buttons a page shows), and the named sets derived from the table (:data:`LIVE`,
+:data:`HOLDING`, :data:`AWAITING_ANSWER`, :data:`ON_WAITLIST` …) with their predicates, which
+templates use as Jinja tests (:data:`TESTS`: ``{% if a is holding_seat %}``). No other module
+compares a status with a literal or lists a set of statuses (``tests/test_shared_statuses.py``);
+the words for a status are in :mod:`registration.admission.messages`. Every status change goes
+through :func:`transition`, which refuses what the table does not allow for that actor and
+writes a history row (time, actor, from, to, reason). Nothing else assigns
+``Application.status``.
 
     pending_email --confirm--> submitted --admit--> offered --accept--> accepted --withdraw-->
           |                       |  \\--waitlist--> waitlisted --promotion--> offered
