@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import tomli_w
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -35,10 +36,23 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class ForumFileError(ValueError):
-    def __init__(self, where: str, message: str):
-        super().__init__(f"{where}: {message}")
+    """A bad value, named by where it is (``rounds[1] (mkw-2027).seats``). The reason is a
+    German source string (lazy): ``message`` gives it in the current language (the organizer
+    pages), ``str(exc)`` as ``where: reason`` in English (the command line, as documented)."""
+
+    def __init__(self, where: str, reason: Any):
+        with force_locale("en"):
+            english = str(reason)
+        super().__init__(f"{where}: {english}")
         self.where = where
-        self.message = message
+        self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.reason)
+
+
+MISSING = _l("nicht angegeben")
 
 
 @dataclass(frozen=True)
@@ -155,78 +169,108 @@ def _check(where: str, key: str, field: Field, value: Any) -> Any:
     at = f"{where}.{key}"
     if field.kind in ("str", "text", "slug"):
         if not isinstance(value, str):
-            raise ForumFileError(at, f"expected a string, got {type(value).__name__}")
+            raise ForumFileError(at, _l("erwartet Text, nicht %(kind)s", kind=type(value).__name__))
         if any(ord(ch) < 32 and ch not in "\n\t" or ch == "\x7f" for ch in value):
-            raise ForumFileError(at, "contains a control character")
+            raise ForumFileError(at, _l("enthält ein Steuerzeichen"))
         value = value.strip() if field.kind != "text" else value
         if field.required and not value:
-            raise ForumFileError(at, "must not be empty")
+            raise ForumFileError(at, _l("darf nicht leer sein"))
         if field.max_length and len(value) > field.max_length:
-            raise ForumFileError(at, f"longer than {field.max_length} characters")
+            raise ForumFileError(at, _l("länger als %(max)d Zeichen", max=field.max_length))
         if field.kind == "slug" and not SLUG_RE.match(value):
-            raise ForumFileError(at, "use lowercase letters, digits and single hyphens only")
+            raise ForumFileError(at, _l("nur Kleinbuchstaben, Ziffern und einzelne Bindestriche"))
         return value
     if field.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ForumFileError(at, f"expected a whole number, got {value!r}")
+            raise ForumFileError(
+                at, _l("erwartet eine ganze Zahl, nicht %(value)s", value=repr(value))
+            )
         if field.minimum is not None and value < field.minimum:
-            raise ForumFileError(at, f"must be at least {field.minimum}")
+            raise ForumFileError(at, _l("muss mindestens %(min)d sein", min=field.minimum))
         if field.maximum is not None and value > field.maximum:
-            raise ForumFileError(at, f"must be at most {field.maximum}")
+            raise ForumFileError(at, _l("darf höchstens %(max)d sein", max=field.maximum))
         return value
     if field.kind == "bool":
         if not isinstance(value, bool):
-            raise ForumFileError(at, f"expected true or false, got {value!r}")
+            raise ForumFileError(
+                at, _l("erwartet true oder false, nicht %(value)s", value=repr(value))
+            )
         return value
     if field.kind == "datetime":
         if not isinstance(value, datetime):
-            raise ForumFileError(at, "expected a date and time such as 2027-03-10T10:00:00+01:00")
+            raise ForumFileError(at, _l("erwartet Datum und Uhrzeit wie 2027-03-10T10:00:00+01:00"))
         if value.tzinfo is None:
-            raise ForumFileError(at, "needs a UTC offset, e.g. 2027-03-10T10:00:00+01:00")
+            raise ForumFileError(
+                at, _l("braucht den Abstand zu UTC, z. B. 2027-03-10T10:00:00+01:00")
+            )
         return value
     if field.kind == "choice":
         assert field.choices is not None  # every "choice" field lists them
         if not isinstance(value, str) or value not in field.choices:
             allowed = ", ".join(f'"{c}"' for c in field.choices)
-            raise ForumFileError(at, f"unknown value {value!r}; allowed: {allowed}")
+            raise ForumFileError(
+                at,
+                _l(
+                    "unbekannter Wert %(value)s; erlaubt: %(allowed)s",
+                    value=repr(value),
+                    allowed=allowed,
+                ),
+            )
         return value
     if field.kind == "codes":
         assert field.choices is not None  # every "codes" field lists them
         if not isinstance(value, list) or not value:
-            raise ForumFileError(at, "expected a non-empty list of codes")
+            raise ForumFileError(at, _l("erwartet eine nicht leere Liste von Codes"))
         for code in value:
             if not isinstance(code, str) or code not in field.choices:
                 allowed = ", ".join(field.choices)
-                raise ForumFileError(at, f"unknown code {code!r}; allowed: {allowed}")
+                raise ForumFileError(
+                    at,
+                    _l(
+                        "unbekannter Code %(code)s; erlaubt: %(allowed)s",
+                        code=repr(code),
+                        allowed=allowed,
+                    ),
+                )
         if len(set(value)) != len(value):
-            raise ForumFileError(at, "lists a code twice")
+            raise ForumFileError(at, _l("nennt einen Code zweimal"))
         return list(value)
     if field.kind == "labels":
         # A list of short names (e.g. review criteria); may be empty; no duplicates.
         if not isinstance(value, list):
-            raise ForumFileError(at, 'expected a list of strings, e.g. ["Motivation"]')
+            raise ForumFileError(at, _l('erwartet eine Liste von Texten, z. B. ["Motivation"]'))
         if field.maximum is not None and len(value) > field.maximum:
-            raise ForumFileError(at, f"at most {field.maximum} entries")
+            raise ForumFileError(at, _l("höchstens %(max)d Einträge", max=field.maximum))
         names = [
             _check(f"{where}.{key}", str(i), Field("str", True, field.max_length), v)
             for i, v in enumerate(value, start=1)
         ]
         if len({n.casefold() for n in names}) != len(names):
-            raise ForumFileError(at, "lists a name twice")
+            raise ForumFileError(at, _l("nennt einen Namen zweimal"))
         return names
     if field.kind == "days":
         if not isinstance(value, list):
-            raise ForumFileError(at, "expected a list of whole numbers of days, e.g. [7, 1]")
+            raise ForumFileError(
+                at, _l("erwartet eine Liste ganzer Zahlen von Tagen, z. B. [7, 1]")
+            )
         assert field.minimum is not None and field.maximum is not None  # every "days" field
         for day in value:
             if isinstance(day, bool) or not isinstance(day, int):
-                raise ForumFileError(at, f"expected whole numbers of days, got {day!r}")
+                raise ForumFileError(
+                    at, _l("erwartet ganze Zahlen von Tagen, nicht %(day)s", day=repr(day))
+                )
             if not field.minimum <= day <= field.maximum:
                 raise ForumFileError(
-                    at, f"days must be between {field.minimum} and {field.maximum}, got {day}"
+                    at,
+                    _l(
+                        "Tage müssen zwischen %(min)d und %(max)d liegen, nicht %(day)s",
+                        min=field.minimum,
+                        max=field.maximum,
+                        day=day,
+                    ),
                 )
         if len(set(value)) != len(value):
-            raise ForumFileError(at, "lists a day twice")
+            raise ForumFileError(at, _l("nennt einen Tag zweimal"))
         return list(value)
     raise AssertionError(field.kind)
 
@@ -238,15 +282,15 @@ def check_value(where: str, fields: dict[str, Field], key: str, value: Any) -> A
 
 def _table(where: str, data: Any, fields: dict[str, Field]) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ForumFileError(where, "expected a table")
+        raise ForumFileError(where, _l("erwartet eine Tabelle"))
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ForumFileError(f"{where}.{unknown[0]}", "unknown key")
+        raise ForumFileError(f"{where}.{unknown[0]}", _l("unbekannter Schlüssel"))
     out: dict[str, Any] = {}
     for key, field in fields.items():
         if key not in data:
             if field.required:
-                raise ForumFileError(f"{where}.{key}", "missing")
+                raise ForumFileError(f"{where}.{key}", MISSING)
             continue
         if field.kind == "meetings":
             continue
@@ -264,10 +308,10 @@ def validate_round(where: str, raw: Any) -> dict[str, Any]:
     checked key by key; defaults filled in. Raises :class:`ForumFileError` naming the key."""
     values = {**ROUND_DEFAULTS, **_table(where, raw, ROUND_FIELDS)}
     if values["closes"] <= values["opens"]:
-        raise ForumFileError(f"{where}.closes", "must be after opens")
+        raise ForumFileError(f"{where}.closes", _l("muss nach opens liegen"))
     meetings_raw = raw.get("meetings", [])
     if not isinstance(meetings_raw, list):
-        raise ForumFileError(f"{where}.meetings", "expected [[rounds.meetings]] tables")
+        raise ForumFileError(f"{where}.meetings", _l("erwartet [[rounds.meetings]]-Tabellen"))
     meetings = []
     keys: set[str] = set()
     for m_index, m_raw in enumerate(meetings_raw, start=1):
@@ -275,15 +319,17 @@ def validate_round(where: str, raw: Any) -> dict[str, Any]:
         meeting = {**MEETING_DEFAULTS, **_table(m_where, m_raw, MEETING_FIELDS)}
         meeting.setdefault("key", f"m{m_index}")
         if meeting["key"] in keys:
-            raise ForumFileError(f"{m_where}.key", "used by another meeting of this round")
+            raise ForumFileError(
+                f"{m_where}.key", _l("gehört schon einem anderen Treffen dieser Runde")
+            )
         keys.add(meeting["key"])
         if meeting["ends"] <= meeting["starts"]:
-            raise ForumFileError(f"{m_where}.ends", "must be after starts")
+            raise ForumFileError(f"{m_where}.ends", _l("muss nach starts liegen"))
         meetings.append(meeting)
     values["meetings"] = meetings
     for limit in ("max_per_state", "max_per_organisation"):
         if values[limit] is not None and values[limit] > values["seats"]:
-            raise ForumFileError(f"{where}.{limit}", "must not exceed seats")
+            raise ForumFileError(f"{where}.{limit}", _l("darf nicht größer als seats sein"))
     return values
 
 
@@ -292,16 +338,18 @@ def parse_forum_file(text: str) -> tuple[dict, list[dict]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ForumFileError("file", f"not valid TOML: {exc}") from None
+        raise ForumFileError("file", _l("kein gültiges TOML: %(reason)s", reason=exc)) from None
     unknown = sorted(set(data) - {"forum", "rounds"})
     if unknown:
-        raise ForumFileError(unknown[0], "unknown key (expected [forum] and [[rounds]])")
+        raise ForumFileError(
+            unknown[0], _l("unbekannter Schlüssel (erwartet: [forum] und [[rounds]])")
+        )
     if "forum" not in data:
-        raise ForumFileError("forum", "missing")
+        raise ForumFileError("forum", MISSING)
     forum = validate_forum(data["forum"])
     rounds_data = data.get("rounds", [])
     if not isinstance(rounds_data, list):
-        raise ForumFileError("rounds", "expected [[rounds]] tables")
+        raise ForumFileError("rounds", _l("erwartet [[rounds]]-Tabellen"))
     rounds: list[dict] = []
     seen: set[str] = set()
     for index, raw in enumerate(rounds_data, start=1):
@@ -309,7 +357,9 @@ def parse_forum_file(text: str) -> tuple[dict, list[dict]]:
         where = f"rounds[{index}]" + (f" ({slug})" if isinstance(slug, str) else "")
         values = validate_round(where, raw)
         if values["slug"] in seen:
-            raise ForumFileError(f"{where}.slug", "used by another round in this file")
+            raise ForumFileError(
+                f"{where}.slug", _l("gehört schon einer anderen Runde dieser Datei")
+            )
         seen.add(values["slug"])
         rounds.append(values)
     return forum, rounds
@@ -338,19 +388,33 @@ def _check_capacity(where: str, rnd: Round, values: dict[str, Any]) -> None:
     if values["seats"] < held.total:
         raise ForumFileError(
             f"{where}.seats",
-            f"{held.total} seats are held (offered or accepted); seats cannot be lower than "
-            f"that (withdraw or revoke seats first)",
+            _l(
+                "%(held)d Plätze sind vergeben (angeboten oder angenommen); seats kann nicht "
+                "kleiner sein (zuerst Plätze zurückziehen oder zurücknehmen)",
+                held=held.total,
+            ),
         )
-    for key, most in (
-        ("max_per_state", held.max_per_state),
-        ("max_per_organisation", held.max_per_organisation),
+    for key, most, reason in (
+        (
+            "max_per_state",
+            held.max_per_state,
+            _l(
+                "ein Land hält schon %(most)d Plätze; max_per_state kann nicht kleiner sein",
+                most=held.max_per_state,
+            ),
+        ),
+        (
+            "max_per_organisation",
+            held.max_per_organisation,
+            _l(
+                "eine Organisation hält schon %(most)d Plätze; max_per_organisation kann "
+                "nicht kleiner sein",
+                most=held.max_per_organisation,
+            ),
+        ),
     ):
         if values[key] is not None and values[key] < most:
-            raise ForumFileError(
-                f"{where}.{key}",
-                f"one {key.removeprefix('max_per_')} already holds {most} seats; "
-                f"{key} cannot be lower than that",
-            )
+            raise ForumFileError(f"{where}.{key}", reason)
 
 
 def _capacity_grew(rnd: Round, values: dict[str, Any]) -> bool:
@@ -423,7 +487,7 @@ def apply_round(forum: Forum, values: dict[str, Any], where: str) -> RoundOutcom
     meetings = values.pop("meetings")
     rnd = db.session.scalar(select(Round).where(Round.slug == values["slug"]))
     if rnd is not None and rnd.forum_id != forum.id:
-        raise ForumFileError(f"{where}.slug", "already belongs to another forum")
+        raise ForumFileError(f"{where}.slug", _l("gehört schon zu einem anderen Forum"))
     if rnd is None:
         rnd = Round(forum=forum, **values)
         for position, meeting in enumerate(meetings):
@@ -489,9 +553,11 @@ def load_forum_file(path: str | Path) -> LoadResult:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ForumFileError(str(path), f"cannot read the file: {exc.strerror}") from None
+        raise ForumFileError(
+            str(path), _l("die Datei lässt sich nicht lesen: %(reason)s", reason=exc.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise ForumFileError(str(path), "is not UTF-8 text") from None
+        raise ForumFileError(str(path), _l("ist kein UTF-8-Text")) from None
     return load_forum(text)
 
 

@@ -34,11 +34,13 @@ from .form_limits import BoundedForm
 from .loader import (
     FORUM_FIELDS,
     MEETING_FIELDS,
+    MISSING,
     ROUND_DEFAULTS,
     ROUND_FIELDS,
     Field,
     ForumFileError,
     apply_round,
+    check_value,
     validate_forum,
     validate_round,
 )
@@ -83,14 +85,14 @@ def _parse_int(value: str, field: Field) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise FormError(f"expected a whole number, got {value!r}") from None
+        raise FormError(_("erwartet eine ganze Zahl, nicht %(value)s", value=repr(value))) from None
 
 
 def _parse_datetime(value: str, field: Field) -> datetime:
     try:
         naive = datetime.strptime(value.strip()[:16], FORM_TIME)
     except ValueError:
-        raise FormError("expected a date and time, e.g. 2027-03-10T10:00") from None
+        raise FormError(_("erwartet Datum und Uhrzeit, z. B. 2027-03-10T10:00")) from None
     return naive.replace(tzinfo=ZONE)
 
 
@@ -99,7 +101,7 @@ def _parse_days(value: str, field: Field) -> list[int]:
     try:
         return [int(p) for p in parts]
     except ValueError:
-        raise FormError("expected whole numbers of days, e.g. 7, 1") from None
+        raise FormError(_("erwartet ganze Zahlen von Tagen, z. B. 7, 1")) from None
 
 
 def _parse_labels(value: str, field: Field) -> list[str]:
@@ -192,6 +194,35 @@ def round_from_form(form: MultiDict) -> tuple[dict[str, Any], dict[str, str], li
             taken.add(meeting["key"])
     table["meetings"] = meetings
     return table, errors, rows
+
+
+def key_errors(
+    table: dict[str, Any], fields: dict[str, Field], where: str, prefix: str = ""
+) -> dict[str, str]:
+    """Every key of one table checked on its own, as the forum file checks it, so that the page
+    shows all bad values at once (:func:`validate_round` stops at the first). By form field
+    name; the rules between keys (closes after opens, limits within seats) come after."""
+    errors: dict[str, str] = {}
+    for key, field in fields.items():
+        if field.kind == "meetings" or key in MEETING_FORM_SKIP:
+            continue
+        if key not in table:
+            if field.required:
+                errors[prefix + key] = str(MISSING)
+            continue
+        try:
+            check_value(where, fields, key, table[key])
+        except ForumFileError as exc:
+            errors[prefix + key] = exc.message
+    return errors
+
+
+def round_key_errors(table: dict[str, Any], rows: list[int]) -> dict[str, str]:
+    """:func:`key_errors` of the round and of each meeting row."""
+    errors = key_errors(table, ROUND_FIELDS, "round")
+    for row, meeting in zip(rows, table["meetings"], strict=True):
+        errors.update(key_errors(meeting, MEETING_FIELDS, "meeting", f"meetings-{row}-"))
+    return errors
 
 
 def field_name_for(where: str, rows: list[int]) -> str:
@@ -323,7 +354,8 @@ def _save_round(forum: Forum, rnd: Round | None):
     elif table.get("slug") and db.session.scalar(
         select(Round.id).where(Round.slug == table["slug"])
     ):
-        errors["slug"] = "already used by another round"
+        errors["slug"] = _("gehört schon einer anderen Runde")
+    errors = {**round_key_errors(table, rows), **errors}
     if not errors:
         try:
             values = validate_round("round", table)
@@ -421,7 +453,8 @@ def _save_forum(forum: Forum | None):
     elif table.get("slug") and db.session.scalar(
         select(Forum.id).where(Forum.slug == table["slug"])
     ):
-        errors["slug"] = "already used by another forum"
+        errors["slug"] = _("gehört schon einem anderen Forum")
+    errors = {**key_errors(table, FORUM_FIELDS, "forum"), **errors}
     if not errors:
         try:
             values = validate_forum(table)

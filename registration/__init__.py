@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
         selection,
         views,
     )
-    from .admission import lapse_expired_offers
+    from .admission import lapse_expired_offers, messages
     from .cli import round_cli
     from .invitations import (
         delete_finished_invitations,
@@ -46,7 +46,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(participant_views.public_bp)
     app.add_template_global(attendance.has_attended, "has_attended")
     app.add_template_global(edits.can_edit, "can_edit_application")
-    app.add_template_global(lifecycle.holds_seat, "holds_seat")
+    # The lifecycle's named sets as Jinja tests ({% if a is holding_seat %}), and the words
+    # for a status: the one place templates learn about statuses.
+    app.jinja_env.tests.update(lifecycle.TESTS)
+    app.add_template_global(messages.status_label, "status_label")
+    app.add_template_global(messages.status_text, "status_text")
+    app.add_template_global(messages.offer_heading, "offer_heading")
     register_task(app, "expired_unconfirmed", expire_unconfirmed)
     register_task(app, "lapsed_offers", lapse_expired_offers)
     register_task(app, "retention_applications", anonymise_finished_rounds)

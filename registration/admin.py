@@ -168,7 +168,7 @@ def invite(slug: str):
     data = form.file.data.read(MAX_UPLOAD + 1)
     try:
         if len(data) > MAX_UPLOAD:
-            raise invitations.InvitationFileError("the file is larger than 2 MB")
+            raise invitations.InvitationFileError(_("die Datei ist größer als 2 MB"))
         report = invitations.invite(
             rnd, invitations.decode(data), by=current_user.email, locale="de"
         )

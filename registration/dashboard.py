@@ -23,25 +23,14 @@ from forum.csvdownload import csv_chunks
 from forum.extensions import db
 from forum.models import Round
 
-from .lifecycle import HOLDING, values
+from .lifecycle import HOLDING, LISTING, ON_WAITLIST, awaits_answer, on_waitlist, values
 from .models import Application, Status
 from .selection.models import StagedDecision
 from .selection.reviews import review_stats_subquery
 
 PER_PAGE = 50
-STATUS_ORDER = [
-    Status.SUBMITTED,
-    Status.WAITLISTED,
-    Status.OFFERED,
-    Status.ACCEPTED,
-    Status.PENDING_EMAIL,
-    Status.REJECTED,
-    Status.DECLINED,
-    Status.LAPSED,
-    Status.WITHDRAWN,
-    Status.REVOKED,
-    Status.EXPIRED,
-]
+#: The order of the status tabs: the lifecycle's listing order.
+STATUS_ORDER = LISTING
 
 
 #: Sort orders of the list (review figures, issue 9); "-" = descending.
@@ -121,6 +110,10 @@ class Stats:
         return self.offered + self.accepted
 
     @property
+    def waitlisted(self) -> int:
+        return sum(self.by_status.get(s.value, 0) for s in ON_WAITLIST)
+
+    @property
     def total(self) -> int:
         return sum(self.by_status.values())
 
@@ -152,7 +145,7 @@ def round_stats(rnd: Round) -> Stats:
         )
         .group_by(Application.state, Application.role, Application.body_type, Application.status)
     ):
-        slot = 0 if status == Status.OFFERED else 1
+        slot = 0 if awaits_answer(status) else 1
         states.setdefault(state, [0, 0])[slot] += n
         roles.setdefault(role, [0, 0])[slot] += n
         body_types.setdefault(body_type, [0, 0])[slot] += n
@@ -250,7 +243,7 @@ def list_page(rnd: Round, filters: Filters, per_page: int = PER_PAGE) -> Page:
         }[filters.sort.lstrip("-")]
         column = column.desc() if filters.sort.startswith("-") else column.asc()
         order: tuple[Any, ...] = (column.nulls_last(), Application.id)
-    elif filters.status == Status.WAITLISTED:
+    elif on_waitlist(filters.status):
         order = (Application.waitlist_position, Application.id)
     else:
         order = (Application.id,)

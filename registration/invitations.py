@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +47,9 @@ LENGTHS = {"first_name": 100, "last_name": 100, "organisation": 200}
 
 
 class InvitationFileError(ValueError):
-    """The file as a whole cannot be read (nobody is invited)."""
+    """The file as a whole cannot be read (nobody is invited). The reasons here and those of
+    the rows are German source strings, shown in the language of the page (the command line:
+    the default language)."""
 
 
 @dataclass
@@ -84,14 +87,18 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvitationFileError(f"the file is not UTF-8 text (byte {exc.start})") from None
+        raise InvitationFileError(
+            _("die Datei ist kein UTF-8-Text (Byte %(byte)d)", byte=exc.start)
+        ) from None
 
 
 def read_file(path: str | Path) -> str:
     try:
         return decode(Path(path).read_bytes())
     except OSError as exc:
-        raise InvitationFileError(f"cannot read the file: {exc.strerror or exc}") from None
+        raise InvitationFileError(
+            _("die Datei lässt sich nicht lesen: %(reason)s", reason=exc.strerror or exc)
+        ) from None
 
 
 def _row_values(rnd: Round, raw: dict[str, str]) -> dict[str, str]:
@@ -99,16 +106,24 @@ def _row_values(rnd: Round, raw: dict[str, str]) -> dict[str, str]:
     values = {name: " ".join((raw.get(name) or "").split()) for name in COLUMNS}
     for name in REQUIRED_COLUMNS:
         if not values[name]:
-            raise ValueError(f"{name} is empty")
+            raise ValueError(_("%(column)s ist leer", column=name))
     for name, value in values.items():
         if CONTROL.search(value):
-            raise ValueError(f"{name} contains a control character")
+            raise ValueError(_("%(column)s enthält ein Steuerzeichen", column=name))
         if name in LENGTHS and len(value) > LENGTHS[name]:
-            raise ValueError(f"{name} is longer than {LENGTHS[name]} characters")
+            raise ValueError(
+                _("%(column)s ist länger als %(max)d Zeichen", column=name, max=LENGTHS[name])
+            )
     try:
         values["email"] = valid_address(values["email"])
     except InvalidAddress as exc:
-        raise ValueError(f"invalid e-mail address {values['email']!r}: {exc}") from None
+        raise ValueError(
+            _(
+                "ungültige E-Mail-Adresse %(address)r (%(reason)s)",
+                address=values["email"],
+                reason=exc,
+            )
+        ) from None
     for name, table, accepted in (
         ("state", STATES, rnd.states),
         ("role", ROLES, rnd.roles),
@@ -118,9 +133,15 @@ def _row_values(rnd: Round, raw: dict[str, str]) -> dict[str, str]:
         if not code:
             continue
         if code not in table:
-            raise ValueError(f"unknown {name} code {code!r}")
+            raise ValueError(_("%(column)s: unbekannter Code %(code)r", column=name, code=code))
         if accepted and code not in accepted:
-            raise ValueError(f"{name} {code!r} is not accepted in this round")
+            raise ValueError(
+                _(
+                    "%(column)s %(code)r ist in dieser Runde nicht zugelassen",
+                    column=name,
+                    code=code,
+                )
+            )
     return values
 
 
@@ -133,21 +154,29 @@ def parse(rnd: Round, content: str) -> tuple[list[tuple[int, dict]], list[tuple[
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise InvitationFileError("the file is empty") from None
+        raise InvitationFileError(_("die Datei ist leer")) from None
     except csv.Error as exc:
-        raise InvitationFileError(f"line 1: cannot be read: {exc}") from None
+        raise InvitationFileError(
+            _("Zeile 1 lässt sich nicht lesen: %(reason)s", reason=exc)
+        ) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InvitationFileError(
-            f"line 1: the header row lacks the column(s) {', '.join(missing)} "
-            f"(expected {', '.join(REQUIRED_COLUMNS)}, optional "
-            f"{', '.join(c for c in COLUMNS if c not in REQUIRED_COLUMNS)})"
+            _(
+                "Zeile 1: der Kopfzeile fehlen die Spalten %(missing)s (nötig sind "
+                "%(required)s, möglich außerdem %(optional)s)",
+                missing=", ".join(missing),
+                required=", ".join(REQUIRED_COLUMNS),
+                optional=", ".join(c for c in COLUMNS if c not in REQUIRED_COLUMNS),
+            )
         )
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise InvitationFileError(f"line 1: unknown column(s) {', '.join(unknown)}")
+        raise InvitationFileError(
+            _("Zeile 1: unbekannte Spalten %(columns)s", columns=", ".join(unknown))
+        )
     if len(set(header)) != len(header):
-        raise InvitationFileError("line 1: a column appears twice")
+        raise InvitationFileError(_("Zeile 1: eine Spalte kommt doppelt vor"))
     good: list[tuple[int, dict]] = []
     errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -158,17 +187,28 @@ def parse(rnd: Round, content: str) -> tuple[list[tuple[int, dict]], list[tuple[
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append((start, f"the row cannot be read: {exc}"))
+            errors.append((start, _("die Zeile lässt sich nicht lesen: %(reason)s", reason=exc)))
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # an empty line
         if len(cells) != len(header):
-            errors.append((line, f"expected {len(header)} fields, found {len(cells)}"))
+            errors.append(
+                (
+                    line,
+                    _(
+                        "%(expected)d Felder erwartet, %(found)d gefunden",
+                        expected=len(header),
+                        found=len(cells),
+                    ),
+                )
+            )
             continue
         if len(good) >= MAX_ROWS:
-            raise InvitationFileError(f"more than {MAX_ROWS} rows; please split the file")
+            raise InvitationFileError(
+                _("mehr als %(max)d Zeilen; bitte teilen Sie die Datei auf", max=MAX_ROWS)
+            )
         try:
             values = _row_values(rnd, dict(zip(header, cells, strict=True)))
         except ValueError as exc:
@@ -176,7 +216,16 @@ def parse(rnd: Round, content: str) -> tuple[list[tuple[int, dict]], list[tuple[
             continue
         key = normalize_email(values["email"])
         if key in seen:
-            errors.append((line, f"{values['email']} appears again (first in line {seen[key]})"))
+            errors.append(
+                (
+                    line,
+                    _(
+                        "%(address)s kommt noch einmal vor (zuerst in Zeile %(line)d)",
+                        address=values["email"],
+                        line=seen[key],
+                    ),
+                )
+            )
             continue
         seen[key] = line
         good.append((line, values))

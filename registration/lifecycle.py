@@ -3,10 +3,14 @@
 :data:`TABLE` is the only source of the rules: which status may follow which, who may make the
 change (applicant, organizer, system), and which fields the change sets and clears. Everything
 else asks it: :func:`can` (may this actor move this application there?), :func:`allowed_actions`
-(which buttons a page shows), :data:`LIVE` and :data:`HOLDING` (derived from or defined next to
-the table). Every status change goes through :func:`transition`, which refuses what the table
-does not allow for that actor and writes a history row (time, actor, from, to, reason).
-Nothing else assigns ``Application.status``.
+(which buttons a page shows), and the named sets derived from the table (:data:`LIVE`,
+:data:`HOLDING`, :data:`AWAITING_ANSWER`, :data:`ON_WAITLIST` …) with their predicates, which
+templates use as Jinja tests (:data:`TESTS`: ``{% if a is holding_seat %}``). No other module
+compares a status with a literal or lists a set of statuses (``tests/test_shared_statuses.py``);
+the words for a status are in :mod:`registration.admission.messages`. Every status change goes
+through :func:`transition`, which refuses what the table does not allow for that actor and
+writes a history row (time, actor, from, to, reason). Nothing else assigns
+``Application.status``.
 
     pending_email --confirm--> submitted --admit--> offered --accept--> accepted --withdraw-->
           |                       |  \\--waitlist--> waitlisted --promotion--> offered
@@ -23,6 +27,7 @@ applications); the functions take the application they change.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -124,8 +129,6 @@ RULES: dict[tuple[Status, Status], Rule] = {(r.source, r.target): r for r in TAB
 LIVE: frozenset[Status] = frozenset(r.source for r in TABLE)
 #: Final: no way out.
 FINAL: frozenset[Status] = frozenset(Status) - LIVE
-#: These hold a seat (seats held = offered + accepted): counted against the seats and limits.
-HOLDING: frozenset[Status] = frozenset({S.OFFERED, S.ACCEPTED})
 #: On the waitlist: the statuses entered with a waitlist position.
 ON_WAITLIST: frozenset[Status] = frozenset(r.target for r in TABLE if F.WAITLIST_POSITION in r.sets)
 
@@ -135,6 +138,15 @@ def sources(target: Status, actor: Actor) -> frozenset[Status]:
     return frozenset(r.source for r in TABLE if r.target == target and actor in r.actors)
 
 
+#: These hold a seat (seats held = offered + accepted): counted against the seats and limits.
+#: A seat is what an organizer can take back (revoke).
+HOLDING: frozenset[Status] = sources(S.REVOKED, A.ORGANIZER)
+#: Waits for the applicant's answer to an offer (accept or decline).
+AWAITING_ANSWER: frozenset[Status] = sources(S.ACCEPTED, A.APPLICANT)
+#: Holds a seat and has said yes: a participant of the round.
+PARTICIPATING: frozenset[Status] = HOLDING - AWAITING_ANSWER
+#: Waits for the applicant to confirm the e-mail address.
+UNCONFIRMED: frozenset[Status] = sources(S.SUBMITTED, A.APPLICANT)
 #: Organizers still decide on these (admit, waitlist, reject; also review, stage, edit).
 DECIDABLE: frozenset[Status] = sources(S.REJECTED, A.ORGANIZER)
 
@@ -150,6 +162,13 @@ def ordered(statuses: frozenset[Status] | tuple[Status, ...]) -> tuple[Status, .
 def values(statuses: frozenset[Status] | tuple[Status, ...]) -> list[str]:
     """The statuses as strings in the lifecycle's order (for ``IN (…)`` in queries)."""
     return [s.value for s in ordered(statuses)]
+
+
+#: The order in which organizers' lists show the statuses: first what they still decide on,
+#: then the seats (offered, accepted), then the rest that can change, then the final ones.
+LISTING: tuple[Status, ...] = (
+    ordered(DECIDABLE) + ordered(HOLDING) + ordered(LIVE - DECIDABLE - HOLDING) + ordered(FINAL)
+)
 
 
 class Action(enum.StrEnum):
@@ -209,8 +228,45 @@ def allowed_actions(application: Application, actor: Actor) -> frozenset[Action]
     return frozenset(allowed)
 
 
-def holds_seat(application: Application) -> bool:
-    return application.status in HOLDING
+def status_of(subject: Application | Status | str | None) -> Status | None:
+    """The status of an application, or a status given as a string (``None`` for anything
+    else, e.g. the empty filter of a listing)."""
+    value = getattr(subject, "status", subject)
+    try:
+        return Status(str(value))
+    except ValueError:
+        return None
+
+
+def _in(statuses: frozenset[Status]) -> Callable[[Application | Status | str | None], bool]:
+    def test(subject: Application | Status | str | None) -> bool:
+        return status_of(subject) in statuses
+
+    return test
+
+
+#: The named sets as predicates over an application (or a status): for services, and for
+#: templates as Jinja tests (``{% if a is holding_seat %}``, registered by :func:`init_app`).
+holds_seat = _in(HOLDING)
+awaits_answer = _in(AWAITING_ANSWER)
+participates = _in(PARTICIPATING)
+unconfirmed = _in(UNCONFIRMED)
+on_waitlist = _in(ON_WAITLIST)
+decidable = _in(DECIDABLE)
+live = _in(LIVE)
+final = _in(FINAL)
+
+#: The Jinja tests, by name.
+TESTS: dict[str, Callable[[Application | Status | str | None], bool]] = {
+    "holding_seat": holds_seat,
+    "awaiting_answer": awaits_answer,
+    "participating": participates,
+    "unconfirmed": unconfirmed,
+    "on_waitlist": on_waitlist,
+    "decidable": decidable,
+    "live": live,
+    "final": final,
+}
 
 
 def record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import datetime
 
@@ -139,6 +140,14 @@ class ApplicationEvent(Model):
     application: Mapped[Application] = relationship(back_populates="events")
 
 
+class InvitationAnswer(enum.StrEnum):
+    """Where an invitation stands (derived from its fields, not stored)."""
+
+    APPLIED = "applied"
+    DECLINED = "declined"
+    OPEN = "open"
+
+
 class Invitation(Model):
     """A personal invitation to a round (steering groups, invited experts). The link in the
     mail (``/invitations/<token>``) names the invitation by its random ``public_id`` and is
@@ -178,13 +187,12 @@ class Invitation(Model):
         return f"{self.first_name} {self.last_name}"
 
     @property
-    def answer(self) -> str:
-        """``applied``, ``declined`` or ``open``."""
+    def answer(self) -> InvitationAnswer:
         if self.application_id is not None:
-            return "applied"
+            return InvitationAnswer.APPLIED
         if self.declined_at is not None:
-            return "declined"
-        return "open"
+            return InvitationAnswer.DECLINED
+        return InvitationAnswer.OPEN
 
 
 class RoundGroup(Model):

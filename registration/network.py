@@ -16,6 +16,7 @@ from forum.db import utcnow
 from forum.extensions import db
 
 from . import lifecycle
+from .lifecycle import PARTICIPATING, participates, values
 from .models import Actor, Application, Status
 
 #: Bump when the wording below changes (stored with every consent).
@@ -51,14 +52,14 @@ def set_share_contact(application: Application, value: bool, now: datetime | Non
 def visible_participants(application: Application) -> list[Application]:
     """The other accepted participants of the round who consented, for an accepted
     participant's status page; nobody for anyone else."""
-    if application.status != Status.ACCEPTED:
+    if not participates(application):
         return []
     return list(
         db.session.scalars(
             select(Application)
             .where(
                 Application.round_id == application.round_id,
-                Application.status == Status.ACCEPTED,
+                Application.status.in_(values(PARTICIPATING)),
                 Application.share_contact.is_(True),
                 Application.anonymised_at.is_(None),
                 Application.id != application.id,
@@ -70,7 +71,7 @@ def visible_participants(application: Application) -> list[Application]:
 
 def participant_groups(application: Application, participants: list[Application]) -> dict:
     """For the status page: the participant's own group and the groups of those listed."""
-    if application.status != Status.ACCEPTED:
+    if not participates(application):
         return {"own_group": None, "participant_groups": {}}
     from .groups import membership
 

@@ -15,6 +15,7 @@ from forum.models import OutboxMessage
 from forum.outbox import queue_mail
 from forum.round_hooks import MeetingChange
 
+from . import lifecycle
 from .models import Application
 from .tokens import Purpose, make_token
 
@@ -103,7 +104,7 @@ def notify_already_applied(application: Application, locale: str) -> None:
     if recent is not None:
         return  # one note an hour is enough; repeated submits must not flood the inbox
     context = {**_base_context(application), "status": application.status}
-    if application.status == "pending_email":
+    if lifecycle.unconfirmed(application):
         context["confirm_url"] = confirm_url(application)
     queue_mail(
         application.email,

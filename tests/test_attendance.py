@@ -157,7 +157,7 @@ def test_agenda_and_documentation_reach_seat_holders(client, login, running, run
     url = f"/admin/rounds/{rnd.slug}/meetings/m1"
     bad = client.post(url, data={"agenda": "Punkt\x07eins", "documentation": ""})
     assert bad.status_code == 400
-    assert "contains a control character" in bad.get_data(as_text=True)
+    assert "enthält ein Steuerzeichen" in bad.get_data(as_text=True)
     response = client.post(
         url,
         data={

@@ -54,8 +54,8 @@ def test_round_invite_command_invites_once_and_reports_bad_rows(
     result = runner.invoke(args=["round", "invite", rnd.slug, str(path)])
     assert result.exit_code == 1, result.output
     assert "invited: 3" in result.output
-    assert f"{path}:4: invalid e-mail address 'kein-at-zeichen'" in result.output
-    assert f"{path}:5: unknown role code 'pope'" in result.output
+    assert f"{path}:4: ungültige E-Mail-Adresse 'kein-at-zeichen'" in result.output
+    assert f"{path}:5: role: unbekannter Code 'pope'" in result.output
     assert count(Invitation) == 3
     work()
     assert len(smtp.messages) == 3
@@ -77,16 +77,17 @@ def test_round_invite_command_clear_errors(runner, make_round, tmp_path):
     bad_header = write_csv(tmp_path, "mail,name\nx@y.de,X\n")
     result = runner.invoke(args=["round", "invite", rnd.slug, str(bad_header)])
     assert result.exit_code == 1
-    assert "lacks the column(s) email, first_name, last_name" in result.output
+    # The reasons are German source strings: the command line shows the default language.
+    assert "der Kopfzeile fehlen die Spalten email, first_name, last_name" in result.output
     missing = runner.invoke(args=["round", "invite", "gibt-es-nicht", str(bad_header)])
     assert missing.exit_code == 1 and "no round with the slug" in missing.output
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("email,first_name,last_name\nä@x.de,Jörg,Ä\n".encode("latin-1"))
     result = runner.invoke(args=["round", "invite", rnd.slug, str(latin1)])
-    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert result.exit_code == 1 and "die Datei ist kein UTF-8-Text (Byte 27)" in result.output
     outside = write_csv(tmp_path, "email,first_name,last_name,state\na@b.de,A,B,DE-HH\n", "o.csv")
     result = runner.invoke(args=["round", "invite", rnd.slug, str(outside)])
-    assert "state 'DE-HH' is not accepted in this round" in result.output
+    assert "state 'DE-HH' ist in dieser Runde nicht zugelassen" in result.output
     assert count(Invitation) == 0
 
 
@@ -297,11 +298,14 @@ def test_organizer_page_uploads_and_shows_answers(client, login, make_round, smt
     )
     client.post(second + "/decline")
 
-    again = organizer.post(
-        f"/admin/rounds/{rnd.slug}/invitations",
-        data={"file": (io.BytesIO(CSV.encode()), "liste.csv")},
-        content_type="multipart/form-data",
-    )
+    def upload(content: bytes, query: str = ""):
+        return organizer.post(
+            f"/admin/rounds/{rnd.slug}/invitations{query}",
+            data={"file": (io.BytesIO(content), "liste.csv")},
+            content_type="multipart/form-data",
+        )
+
+    again = upload(CSV.encode())
     assert "0 Personen eingeladen, 3 waren schon eingeladen." in again.get_data(as_text=True)
     dashboard = organizer.get(f"/admin/rounds/{rnd.slug}").get_data(as_text=True)
     assert 'data-invited="3" data-answered="1" data-declined="1"' in dashboard
@@ -313,14 +317,17 @@ def test_organizer_page_uploads_and_shows_answers(client, login, make_round, smt
     empty = organizer.post(f"/admin/rounds/{rnd.slug}/invitations", data={})
     assert empty.status_code == 422
     assert "Bitte wählen Sie eine Datei aus." in empty.get_data(as_text=True)
-    broken = organizer.post(
-        f"/admin/rounds/{rnd.slug}/invitations",
-        data={"file": (io.BytesIO(b"\xff\xfe\x00"), "x.csv")},
-        content_type="multipart/form-data",
-    )
+    broken = upload(b"\xff\xfe\x00")
     assert broken.status_code == 422
-    # (the reason comes from registration/invitations.py, in English also on a German page)
-    assert "the file is not UTF-8 text" in broken.get_data(as_text=True)
+    # The reason in the page's language: German, and English after switching.
+    page = broken.get_data(as_text=True)
+    assert "Die Datei lässt sich nicht lesen: die Datei ist kein UTF-8-Text (Byte 0)" in page
+    assert "not UTF-8" not in page
+    english = upload(b"email;first_name\n", "?lang=en")
+    assert english.status_code == 422
+    page = english.get_data(as_text=True)
+    assert "the header row lacks the column(s) last_name (expected email, first_name" in page
+    assert "Kopfzeile" not in page
     assert count(Invitation) == 3
 
 

@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
     from forum.privacy import register_personal_data
     from forum.suppression import register_suppression_hook
 
-    from . import models  # noqa: F401  (the tables)
+    from . import messages, models
     from .cli import newsletter_cli
     from .jobs import resume_dispatches
     from .privacy import erase_newsletter, export_newsletter
@@ -29,6 +29,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     app.cli.add_command(newsletter_cli)
+    # The statuses' named sets as Jinja tests and their words: the one place templates
+    # learn about the newsletter's statuses.
+    app.jinja_env.tests.update(models.TESTS)
+    app.add_template_global(messages.status_word, "newsletter_status")
     app.extensions["mail_templates"].filters["newsletter_html"] = body_to_html
     register_task(app, "newsletter_resume", resume_dispatches)
     register_task(app, "newsletter_pruned", prune_unconfirmed)

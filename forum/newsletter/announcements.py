@@ -19,11 +19,15 @@ from forum.outbox import queue_mail
 
 from .models import (
     ANNOUNCEMENT_TRANSITIONS,
+    PROBLEM_DELIVERY,
+    RECEIVING,
     Announcement,
     AnnouncementStatus,
     Delivery,
     DeliveryStatus,
     Subscriber,
+    dispatching,
+    values_of,
 )
 from .render import announcement_context, list_headers, reply_to_header
 
@@ -142,7 +146,7 @@ def request_dispatch(announcement: Announcement, again: bool = False) -> Announc
 
 def confirmed_count() -> int:
     return db.session.scalars(
-        select(func.count(Subscriber.id)).where(Subscriber.status == "confirmed")
+        select(func.count(Subscriber.id)).where(Subscriber.status.in_(values_of(RECEIVING)))
     ).one()
 
 
@@ -159,7 +163,7 @@ class Progress:
 
     @property
     def done(self) -> bool:
-        return self.status in (AnnouncementStatus.DONE, AnnouncementStatus.DRAFT)
+        return not dispatching(self)
 
     @property
     def percent(self) -> int:
@@ -210,7 +214,7 @@ def problem_deliveries(announcement: Announcement, limit: int = 200):
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(
             Delivery.announcement_id == announcement.id,
-            Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.DEFERRED.value]),
+            Delivery.status.in_(values_of(PROBLEM_DELIVERY)),
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -226,7 +230,7 @@ def retry_failed(announcement: Announcement) -> int:
         update(Delivery)
         .where(
             Delivery.announcement_id == announcement.id,
-            Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.DEFERRED.value]),
+            Delivery.status.in_(values_of(PROBLEM_DELIVERY)),
         )
         .values(
             status=DeliveryStatus.QUEUED.value, attempts=0, claimed_until=None, next_attempt_at=None

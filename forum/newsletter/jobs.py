@@ -35,14 +35,17 @@ from .announcements import contact_of
 from .bulk import MessageFactory
 from .models import (
     ANNOUNCEMENT_TRANSITIONS,
+    DISPATCHING,
     OPEN_DELIVERY,
+    RECEIVING,
     Announcement,
     AnnouncementStatus,
     Delivery,
     DeliveryStatus,
     Subscriber,
-    SubscriberStatus,
+    receives_announcements,
     sources_of,
+    values_of,
 )
 from .ratelimit import RateLimiter
 from .render import render_template_for_batch
@@ -151,7 +154,7 @@ def dispatch_announcement(announcement_id: int) -> str:
     while True:
         upper = db.session.scalar(
             select(Subscriber.id)
-            .where(Subscriber.status == SubscriberStatus.CONFIRMED.value, Subscriber.id > last)
+            .where(Subscriber.status.in_(values_of(RECEIVING)), Subscriber.id > last)
             .order_by(Subscriber.id)
             .offset(INSERT_CHUNK - 1)
             .limit(1)
@@ -169,7 +172,7 @@ def dispatch_announcement(announcement_id: int) -> str:
                     Subscriber.id,
                     literal(DeliveryStatus.QUEUED.value),
                     literal(0),
-                ).where(Subscriber.status == SubscriberStatus.CONFIRMED.value, *in_range, ~already),
+                ).where(Subscriber.status.in_(values_of(RECEIVING)), *in_range, ~already),
             )
         )
         db.session.commit()  # short transactions: other writers get their turn between chunks
@@ -287,7 +290,7 @@ class BatchSource:
         if row is None:
             return None
         self.rows[item_id] = row
-        if row.status != SubscriberStatus.CONFIRMED:
+        if not receives_announcements(row):
             return delivery.Skipped("not subscribed")
         if active_suppression(row.email) is not None:
             return delivery.Skipped("suppressed")
@@ -415,11 +418,7 @@ def resume_dispatches() -> int:
     enqueued = 0
     stale = utcnow() - timedelta(minutes=2)
     for announcement in db.session.scalars(
-        select(Announcement).where(
-            Announcement.status.in_(
-                [AnnouncementStatus.QUEUED.value, AnnouncementStatus.SENDING.value]
-            )
-        )
+        select(Announcement).where(Announcement.status.in_(values_of(DISPATCHING)))
     ).all():
         if announcement.status == AnnouncementStatus.QUEUED:
             if announcement.dispatched_at and announcement.dispatched_at < stale:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -43,6 +44,20 @@ def sources_of(to: E, allowed: dict[E, frozenset[E]]) -> list[str]:
     return sorted(s.value for s, targets in allowed.items() if to in targets)
 
 
+def values_of(statuses: frozenset[E] | tuple[E, ...]) -> list[str]:
+    """A named set of statuses as strings (for ``IN (…)`` in queries)."""
+    return sorted(s.value for s in statuses)
+
+
+def _status_in(statuses: frozenset[E]) -> Callable[[object], bool]:
+    """A predicate over a row with a ``status`` (or a status itself), for code and templates."""
+
+    def test(subject: object) -> bool:
+        return getattr(subject, "status", subject) in statuses
+
+    return test
+
+
 SP = SubscriberStatus
 #: The subscriber's allowed changes: a request asks again (pending, also after unsubscribing),
 #: the link confirms, unsubscribing (link, one-click, suppression) ends it.
@@ -51,6 +66,11 @@ SUBSCRIBER_TRANSITIONS: dict[SubscriberStatus, frozenset[SubscriberStatus]] = {
     SP.CONFIRMED: frozenset({SP.UNSUBSCRIBED}),
     SP.UNSUBSCRIBED: frozenset({SP.PENDING}),
 }
+
+
+#: Receives announcements.
+RECEIVING: frozenset[SubscriberStatus] = frozenset({SP.CONFIRMED})
+receives_announcements = _status_in(RECEIVING)
 
 
 class Source(enum.StrEnum):
@@ -155,6 +175,12 @@ ANNOUNCEMENT_TRANSITIONS: dict[AnnouncementStatus, frozenset[AnnouncementStatus]
 }
 
 
+#: Dispatch requested or running: batches still to come (the page refreshes, maintenance resumes
+#: it); the others (a draft, a finished dispatch) are at rest.
+DISPATCHING: frozenset[AnnouncementStatus] = frozenset({AS.QUEUED, AS.SENDING})
+dispatching = _status_in(DISPATCHING)
+
+
 class Announcement(Model):
     __tablename__ = "newsletter_announcement"
 
@@ -209,6 +235,10 @@ class DeliveryStatus(enum.StrEnum):
 
 #: Statuses a batch still has to work on.
 OPEN_DELIVERY = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
+#: Problems: shown on the progress page and queued again by "retry".
+PROBLEM_DELIVERY: frozenset[DeliveryStatus] = frozenset(
+    {DeliveryStatus.FAILED, DeliveryStatus.DEFERRED}
+)
 
 
 class Delivery(Model):
@@ -233,3 +263,10 @@ class Delivery(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     subscriber: Mapped[Subscriber] = relationship()
+
+
+#: The named sets as Jinja tests (``{% if announcement is dispatching %}``).
+TESTS: dict[str, Callable[[object], bool]] = {
+    "dispatching": dispatching,
+    "receiving_announcements": receives_announcements,
+}

@@ -4,10 +4,13 @@ and templates turn them into text here, in the current language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from forum.codes import STATES, label
+from forum.formatting import deadline
 from forum.models import Round
 
 from ..lifecycle import Action, Status
@@ -19,6 +22,7 @@ DO = DecisionOutcome
 
 
 def status_label(status: str) -> str:
+    """The organizers' short word for a status (lists, badges, the history)."""
     return {
         Status.PENDING_EMAIL: _("unbestätigt"),
         Status.SUBMITTED: _("eingegangen"),
@@ -32,6 +36,46 @@ def status_label(status: str) -> str:
         Status.EXPIRED: _("nicht bestätigt"),
         Status.REVOKED: _("zurückgenommen"),
     }.get(status, status)  # type: ignore[call-overload]  # a str looks up a StrEnum key
+
+
+def status_text(application: Application) -> str:
+    """The applicant's sentence about the state of their application (status page, offer
+    page, confirmation page)."""
+    a = application
+    texts: dict[Status, Callable[[], str]] = {
+        Status.PENDING_EMAIL: lambda: _("Ihre E-Mail-Adresse ist noch nicht bestätigt."),
+        Status.SUBMITTED: lambda: _(
+            "Ihre Bewerbung liegt dem Organisationsteam zur Auswahl vor. Wir melden uns per E-Mail."
+        ),
+        Status.WAITLISTED: lambda: _(
+            "Sie stehen auf der Warteliste, derzeit auf Platz %(pos)s. "
+            "Wird ein Platz frei, bieten wir ihn Ihnen per E-Mail an.",
+            pos=a.waitlist_position,
+        ),
+        Status.OFFERED: lambda: _(
+            "Wir bieten Ihnen einen Platz an. Bitte sagen Sie bis %(date)s zu oder ab.",
+            date=deadline(a.offer_deadline) if a.offer_deadline else "",
+        ),
+        Status.ACCEPTED: lambda: _("Sie haben Ihren Platz angenommen. Wir freuen uns auf Sie!"),
+        Status.REJECTED: lambda: _(
+            "Leider können wir Ihnen für diese Runde keinen Platz anbieten."
+        ),
+        Status.DECLINED: lambda: _("Sie haben den angebotenen Platz abgelehnt."),
+        Status.LAPSED: lambda: _("Das Platzangebot ist abgelaufen, ohne dass Sie zugesagt haben."),
+        Status.WITHDRAWN: lambda: _("Sie haben Ihre Bewerbung zurückgezogen."),
+        Status.REVOKED: lambda: _("Ihr Platz wurde vom Organisationsteam zurückgenommen."),
+        Status.EXPIRED: lambda: _("Die Bewerbung wurde nicht rechtzeitig bestätigt."),
+    }
+    return texts[Status(a.status)]()
+
+
+def offer_heading(application: Application) -> str:
+    """The heading of the offer page once the offer is no longer open."""
+    return {
+        Status.LAPSED: _("Das Angebot ist abgelaufen"),
+        Status.ACCEPTED: _("Sie haben zugesagt"),
+        Status.DECLINED: _("Sie haben abgelehnt"),
+    }.get(Status(application.status), _("Dieses Angebot gilt nicht mehr"))
 
 
 def limit_text(limit: Limit, rnd: Round, application: Application) -> str:

@@ -14,6 +14,7 @@ from forum.extensions import db
 from forum.models import Round
 
 from .. import lifecycle, notifications, waitlist
+from ..lifecycle import AWAITING_ANSWER, values
 from ..models import Actor, Application, Status
 from . import moves
 from .messages import record_text
@@ -62,7 +63,10 @@ def lapse_expired_offers(now: datetime | None = None) -> int:
     round_ids = list(
         db.session.scalars(
             select(Application.round_id)
-            .where(Application.status == Status.OFFERED, Application.offer_deadline < now)
+            .where(
+                Application.status.in_(values(AWAITING_ANSWER)),
+                Application.offer_deadline < now,
+            )
             .distinct()
         )
     )
@@ -75,7 +79,7 @@ def lapse_expired_offers(now: datetime | None = None) -> int:
                 select(Application)
                 .where(
                     Application.round_id == round_id,
-                    Application.status == Status.OFFERED,
+                    Application.status.in_(values(AWAITING_ANSWER)),
                     Application.offer_deadline < now,
                 )
                 .order_by(Application.offer_deadline, Application.id)

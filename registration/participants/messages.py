@@ -20,10 +20,8 @@ from forum.mail import RenderedMail, render_mail
 from forum.models import Round
 
 from .. import notifications
-from ..lifecycle import HOLDING, LIVE, ON_WAITLIST, Status, ordered
+from ..lifecycle import HOLDING, LIVE, ON_WAITLIST, PARTICIPATING, UNCONFIRMED, Status, ordered
 from ..models import Application, GroupMember, RoundGroup, RoundMessage
-
-S = Status
 
 
 @dataclass(frozen=True)
@@ -33,13 +31,13 @@ class Audience:
 
 
 AUDIENCES: dict[str, Audience] = {
-    "accepted": Audience(_l("Teilnehmer*innen (Zusage)"), (S.ACCEPTED,)),
+    "accepted": Audience(_l("Teilnehmer*innen (Zusage)"), ordered(PARTICIPATING)),
     "seat_holders": Audience(_l("Alle mit Platz (angeboten oder zugesagt)"), ordered(HOLDING)),
     "waitlisted": Audience(_l("Warteliste"), ordered(ON_WAITLIST)),
     # Live, but not before the address is confirmed: unconfirmed addresses get no free text.
     "live": Audience(
         _l("Alle laufenden Bewerbungen (eingegangen, Warteliste, angeboten, zugesagt)"),
-        ordered(LIVE - {S.PENDING_EMAIL}),
+        ordered(LIVE - UNCONFIRMED),
     ),
 }
 

@@ -21,7 +21,8 @@ from forum.extensions import db
 from forum.models import Meeting, Round
 
 from .. import notifications
-from ..models import Application, MeetingReminder, Status
+from ..lifecycle import PARTICIPATING, values
+from ..models import Application, MeetingReminder
 
 #: No round reminds earlier than this (the loader allows at most 365 days).
 _HORIZON = timedelta(days=366)
@@ -65,7 +66,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
                 select(Application)
                 .where(
                     Application.round_id == round_id,
-                    Application.status == Status.ACCEPTED.value,
+                    Application.status.in_(values(PARTICIPATING)),
                     Application.id.not_in(reminded),
                 )
                 .order_by(Application.id)

@@ -154,6 +154,46 @@ def test_derived_sets():
     assert lifecycle.HOLDING <= lifecycle.LIVE
     assert lifecycle.ON_WAITLIST == {S.WAITLISTED}
     assert lifecycle.DECIDABLE == {S.SUBMITTED, S.WAITLISTED}
+    assert lifecycle.AWAITING_ANSWER == {S.OFFERED}
+    assert lifecycle.PARTICIPATING == {S.ACCEPTED}
+    assert lifecycle.UNCONFIRMED == {S.PENDING_EMAIL}
+
+
+def test_listing_order_is_every_status_once_decisions_first():
+    assert sorted(lifecycle.LISTING) == sorted(Status)
+    assert lifecycle.LISTING[:5] == (
+        S.SUBMITTED,
+        S.WAITLISTED,
+        S.OFFERED,
+        S.ACCEPTED,
+        S.PENDING_EMAIL,
+    )
+    assert set(lifecycle.LISTING[5:]) == lifecycle.FINAL
+
+
+@pytest.mark.parametrize("name", sorted(lifecycle.TESTS))
+def test_jinja_tests_take_an_application_a_status_or_anything(context, name):
+    """Each named set is a Jinja test (registered once) over an application or a status; a
+    value that is no status (the empty filter of a list) is in no set."""
+    members = {
+        "holding_seat": lifecycle.HOLDING,
+        "awaiting_answer": lifecycle.AWAITING_ANSWER,
+        "participating": lifecycle.PARTICIPATING,
+        "unconfirmed": lifecycle.UNCONFIRMED,
+        "on_waitlist": lifecycle.ON_WAITLIST,
+        "decidable": lifecycle.DECIDABLE,
+        "live": lifecycle.LIVE,
+        "final": lifecycle.FINAL,
+    }[name]
+    test = context.jinja_env.tests[name]
+    for status in Status:
+        assert test(Application(status=status)) is (status in members)
+        assert test(status.value) is (status in members)
+    assert test("") is False
+    assert test(None) is False
+    template = context.jinja_env.from_string("{{ a is " + name + " }}")
+    some = next(iter(members))
+    assert template.render(a=Application(status=some)) == "True"
     assert lifecycle.values(lifecycle.LIVE) == [
         "pending_email",
         "submitted",
