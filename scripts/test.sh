@@ -53,8 +53,9 @@ pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
 pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres forum_test
 
 # The browser tests (axe, phone and desktop sizes) look at pages, which do not depend on the
-# database: they run once, on SQLite. Everything else runs again on PostgreSQL.
-echo ">> tests on PostgreSQL (without the browser tests)"
+# database: they run once, on SQLite; so do the tests that use no database (tests/conftest.py
+# leaves them out of this run). Everything else runs again on PostgreSQL.
+echo ">> tests on PostgreSQL (without the browser tests and those that use no database)"
 FORUM_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/forum_test" \
   run_tests "not browser" "$@" || status=1
 

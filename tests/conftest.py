@@ -10,6 +10,8 @@
 Plain helpers (application data, mail parsing, jobs, the browser steps, ``wait_until``) are in
 ``tests/helpers/``; test modules import those, never another test module or this file."""
 
+import os
+
 pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.database",
@@ -24,3 +26,17 @@ from tests.helpers import ROOT, application_data, free_port  # noqa: E402, F401
 from tests.helpers.clients import IsolatedClient  # noqa: E402, F401
 from tests.helpers.jobs import run_jobs  # noqa: E402, F401
 from tests.helpers.mail import FlakySMTPSink, SMTPServer, SMTPSink  # noqa: E402, F401
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL run, the tests that use no database (no ``database_url`` among their
+    fixtures: the code scans, the catalogs, the fast tier with its own SQLite in memory) are
+    left out: they ran on the SQLite run and would do exactly the same again."""
+    if not os.environ.get("FORUM_TEST_DATABASE_URL"):
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if "database_url" in getattr(item, "fixturenames", ()) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
