@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 from sqlalchemy import Enum
 
@@ -19,3 +20,18 @@ def enum_column(enum_class: type[enum.Enum], length: int = 20) -> Enum:
         length=length,
         validate_strings=True,
     )
+
+
+def status_test(statuses: frozenset) -> Callable[[object], bool]:
+    """The predicate "in this named set of statuses" over a row with a ``status``, a status, or
+    its string value (a ``StrEnum`` member equals its value); anything else is not in it. For
+    code, and for templates as a Jinja test (``{% if a is holding_seat %}``)."""
+
+    def test(subject: object) -> bool:
+        value = getattr(subject, "status", subject)
+        try:
+            return value in statuses
+        except TypeError:  # unhashable: not a status
+            return False
+
+    return test

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from forum.db import utcnow
+from forum.enum_column import status_test
 from forum.extensions import db
 
 if TYPE_CHECKING:
@@ -228,36 +229,19 @@ def allowed_actions(application: Application, actor: Actor) -> frozenset[Action]
     return frozenset(allowed)
 
 
-def status_of(subject: Application | Status | str | None) -> Status | None:
-    """The status of an application, or a status given as a string (``None`` for anything
-    else, e.g. the empty filter of a listing)."""
-    value = getattr(subject, "status", subject)
-    try:
-        return Status(str(value))
-    except ValueError:
-        return None
-
-
-def _in(statuses: frozenset[Status]) -> Callable[[Application | Status | str | None], bool]:
-    def test(subject: Application | Status | str | None) -> bool:
-        return status_of(subject) in statuses
-
-    return test
-
-
 #: The named sets as predicates over an application (or a status): for services, and for
 #: templates as Jinja tests (``{% if a is holding_seat %}``, registered by :func:`init_app`).
-holds_seat = _in(HOLDING)
-awaits_answer = _in(AWAITING_ANSWER)
-participates = _in(PARTICIPATING)
-unconfirmed = _in(UNCONFIRMED)
-on_waitlist = _in(ON_WAITLIST)
-decidable = _in(DECIDABLE)
-live = _in(LIVE)
-final = _in(FINAL)
+holds_seat = status_test(HOLDING)
+awaits_answer = status_test(AWAITING_ANSWER)
+participates = status_test(PARTICIPATING)
+unconfirmed = status_test(UNCONFIRMED)
+on_waitlist = status_test(ON_WAITLIST)
+decidable = status_test(DECIDABLE)
+live = status_test(LIVE)
+final = status_test(FINAL)
 
 #: The Jinja tests, by name.
-TESTS: dict[str, Callable[[Application | Status | str | None], bool]] = {
+TESTS: dict[str, Callable[[object], bool]] = {
     "holding_seat": holds_seat,
     "awaiting_answer": awaits_answer,
     "participating": participates,

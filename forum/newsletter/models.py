@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import UTCDateTime, utcnow
-from forum.enum_column import enum_column
+from forum.enum_column import enum_column, status_test
 from forum.extensions import Model
 
 
@@ -49,15 +49,6 @@ def values_of(statuses: frozenset[E] | tuple[E, ...]) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-def _status_in(statuses: frozenset[E]) -> Callable[[object], bool]:
-    """A predicate over a row with a ``status`` (or a status itself), for code and templates."""
-
-    def test(subject: object) -> bool:
-        return getattr(subject, "status", subject) in statuses
-
-    return test
-
-
 SP = SubscriberStatus
 #: The subscriber's allowed changes: a request asks again (pending, also after unsubscribing),
 #: the link confirms, unsubscribing (link, one-click, suppression) ends it.
@@ -70,7 +61,7 @@ SUBSCRIBER_TRANSITIONS: dict[SubscriberStatus, frozenset[SubscriberStatus]] = {
 
 #: Receives announcements.
 RECEIVING: frozenset[SubscriberStatus] = frozenset({SP.CONFIRMED})
-receives_announcements = _status_in(RECEIVING)
+receives_announcements = status_test(RECEIVING)
 
 
 class Source(enum.StrEnum):
@@ -178,7 +169,7 @@ ANNOUNCEMENT_TRANSITIONS: dict[AnnouncementStatus, frozenset[AnnouncementStatus]
 #: Dispatch requested or running: batches still to come (the page refreshes, maintenance resumes
 #: it); the others (a draft, a finished dispatch) are at rest.
 DISPATCHING: frozenset[AnnouncementStatus] = frozenset({AS.QUEUED, AS.SENDING})
-dispatching = _status_in(DISPATCHING)
+dispatching = status_test(DISPATCHING)
 
 
 class Announcement(Model):
